@@ -1,0 +1,156 @@
+/* nabla/ops.h — tensor operations (eager; recorded for autograd when an input requires grad).
+ *
+ * Worked example:
+ *
+ *     nb_tensor *x = nb_randn(NB_SHAPE(4, 3), NB_F32);
+ *     nb_tensor *w = nb_param(nb_randn(NB_SHAPE(3, 2), NB_F32));
+ *     nb_tensor *y = nb_sum(nb_relu(nb_matmul(x, w)), NULL);    // NULL: reduce all dims
+ *     if (!y) fprintf(stderr, "%s\n", nb_last_error());
+ *
+ * Every op returns a new tensor reference owned by the caller (registered in the current scope), or
+ * NULL with the error set. Semantics, broadcasting and dimension order follow PyTorch where the names
+ * match; docs/ops.md lists each op with its PyTorch equivalent. Dims may be negative (counted from
+ * the end). Binary ops broadcast like NumPy and promote dtypes like PyTorch (nb_promote_types).
+ */
+#ifndef NABLA_OPS_H
+#define NABLA_OPS_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- unary (float inputs; integer inputs are computed in f32 where PyTorch would) ------------- */
+NB_API nb_tensor *nb_neg(nb_tensor *x);
+NB_API nb_tensor *nb_abs(nb_tensor *x);
+NB_API nb_tensor *nb_exp(nb_tensor *x);
+NB_API nb_tensor *nb_log(nb_tensor *x);
+NB_API nb_tensor *nb_sqrt(nb_tensor *x);
+NB_API nb_tensor *nb_tanh(nb_tensor *x);
+NB_API nb_tensor *nb_sigmoid(nb_tensor *x);
+NB_API nb_tensor *nb_relu(nb_tensor *x);
+/* -1, 0 or 1 by sign (not differentiable: its gradient is zero almost everywhere). */
+NB_API nb_tensor *nb_sign(nb_tensor *x);
+
+/* ---- binary, broadcasting ------------------------------------------------------------------- */
+NB_API nb_tensor *nb_add(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_div(nb_tensor *a, nb_tensor *b); /* true division: integers give f32 */
+NB_API nb_tensor *nb_pow(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b);
+/* Comparisons give bool tensors. */
+NB_API nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_le(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b);
+/* cond ? a : b elementwise; cond must be bool; all three broadcast. */
+NB_API nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b);
+
+/* Scalar variants: the scalar acts as a 0-d tensor of x's dtype (or f32 when x is an integer tensor
+ * and s has a fraction), as in PyTorch. nb_rsub_scalar is s - x, nb_rdiv_scalar is s / x. */
+NB_API nb_tensor *nb_add_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_sub_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_rsub_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_mul_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_div_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_rdiv_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_pow_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_maximum_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_minimum_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_eq_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_ne_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_lt_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_le_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_gt_scalar(nb_tensor *x, double s);
+NB_API nb_tensor *nb_ge_scalar(nb_tensor *x, double s);
+
+/* ---- in-place (bump the version counter; refused on tensors that require grad while grad mode is
+ * on, as in PyTorch). Return 0 or a negative nb_status. ------------------------------------------ */
+/* Copy src into dst (src broadcasts to dst's shape; dtype converts). */
+NB_API int nb_copy_(nb_tensor *dst, nb_tensor *src);
+NB_API int nb_fill_(nb_tensor *t, double value);
+/* t = t + alpha * other (other broadcasts to t's shape). */
+NB_API int nb_add_(nb_tensor *t, nb_tensor *other, double alpha);
+NB_API int nb_mul_scalar_(nb_tensor *t, double s);
+
+/* ---- reductions ------------------------------------------------------------------------------ */
+/* Which dims to reduce. NULL (or n = 0) reduces all dims. Build inline with NB_DIMS(1, 2) or
+ * NB_DIMS_KEEP(1) (keepdim = true, as in PyTorch). */
+typedef struct nb_reduce_opts {
+    int n;                   /* number of dims in dims[]; 0 = all dims */
+    int64_t dims[NB_MAX_DIMS];
+    bool keepdim;            /* keep reduced dims with size 1 */
+} nb_reduce_opts;
+#define NB_DIMS(...)                                                                               \
+    (&(nb_reduce_opts){.n = (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),      \
+                       .dims = {__VA_ARGS__}})
+#define NB_DIMS_KEEP(...)                                                                          \
+    (&(nb_reduce_opts){.n = (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),      \
+                       .dims = {__VA_ARGS__},                                                      \
+                       .keepdim = true})
+/* Sum, mean (float result), max and min (torch.amax / amin: ties share the gradient evenly). Sum of
+ * bool or integers gives i64, as in PyTorch. */
+NB_API nb_tensor *nb_sum(nb_tensor *x, const nb_reduce_opts *opts);
+NB_API nb_tensor *nb_mean(nb_tensor *x, const nb_reduce_opts *opts);
+NB_API nb_tensor *nb_max(nb_tensor *x, const nb_reduce_opts *opts);
+NB_API nb_tensor *nb_min(nb_tensor *x, const nb_reduce_opts *opts);
+/* Index (i64) of the first maximum along dim; NB_DIM_ALL flattens first (torch.argmax(dim=None)). */
+#define NB_DIM_ALL INT32_MIN
+NB_API nb_tensor *nb_argmax(nb_tensor *x, int dim, bool keepdim);
+
+/* ---- linear algebra -------------------------------------------------------------------------- */
+/* torch.matmul: 1-D x 1-D is a dot product, 1-D operands get a dim added and removed, and leading
+ * (batch) dims broadcast. */
+NB_API nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+
+/* ---- softmax and losses ---------------------------------------------------------------------- */
+NB_API nb_tensor *nb_softmax(nb_tensor *x, int dim);
+NB_API nb_tensor *nb_log_softmax(nb_tensor *x, int dim);
+
+typedef enum nb_reduction { NB_REDUCTION_MEAN = 0, NB_REDUCTION_SUM, NB_REDUCTION_NONE } nb_reduction;
+typedef struct nb_cross_entropy_opts {
+    nb_reduction reduction;   /* default (0) mean over non-ignored targets */
+    bool use_ignore_index;    /* default false: unlike PyTorch, -100 is not ignored unless asked */
+    int64_t ignore_index;
+} nb_cross_entropy_opts;
+/* Cross entropy between logits (N, C) or (N, C, d1, ...) and class indices (N) or (N, d1, ...) of an
+ * integer dtype; opts NULL = defaults. Equals nll_loss(log_softmax(logits, 1), target). */
+NB_API nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, const nb_cross_entropy_opts *opts);
+/* Negative log likelihood of log-probabilities (N, C[, d...]) at integer targets. */
+NB_API nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *target, const nb_cross_entropy_opts *opts);
+/* One-hot encoding of integer indices in [0, num_classes) as dtype; shape (..., num_classes). */
+NB_API nb_tensor *nb_one_hot(nb_tensor *indices, int64_t num_classes, nb_dtype dtype);
+
+/* ---- shape and views ------------------------------------------------------------------------- */
+/* Views share storage with x when the layout allows; nb_reshape copies when it must (like PyTorch),
+ * nb_view never copies and fails instead. One entry of shape may be -1 (inferred). */
+NB_API nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape);
+NB_API nb_tensor *nb_view(nb_tensor *x, int ndim, const int64_t *shape);
+NB_API nb_tensor *nb_flatten(nb_tensor *x, int start_dim, int end_dim);
+NB_API nb_tensor *nb_permute(nb_tensor *x, int ndim, const int64_t *perm);
+NB_API nb_tensor *nb_transpose(nb_tensor *x, int dim0, int dim1);
+/* Elements start, start+step, ... < end along dim. start/end are clamped like Python slices and may
+ * be negative; step >= 1. */
+NB_API nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end, int64_t step);
+/* Broadcast to shape (size-1 dims stretch with stride 0; -1 keeps a size; new dims go in front). */
+NB_API nb_tensor *nb_expand(nb_tensor *x, int ndim, const int64_t *shape);
+NB_API nb_tensor *nb_squeeze(nb_tensor *x, int dim);  /* NB_DIM_ALL: every size-1 dim */
+NB_API nb_tensor *nb_unsqueeze(nb_tensor *x, int dim);
+/* Concatenate n tensors along dim (shapes equal except along dim; dtypes promote). */
+NB_API nb_tensor *nb_cat(nb_tensor *const *xs, int n, int dim);
+/* A contiguous tensor with x's values: x itself (new reference) when already contiguous. */
+NB_API nb_tensor *nb_contiguous(nb_tensor *x);
+/* A contiguous copy that never shares storage with x. */
+NB_API nb_tensor *nb_clone(nb_tensor *x);
+/* Convert to dtype (a new reference to x when it already has that dtype). */
+NB_API nb_tensor *nb_to(nb_tensor *x, nb_dtype dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

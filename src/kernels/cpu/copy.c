@@ -1,0 +1,164 @@
+/* kernels/cpu/copy.c — strided copies with dtype conversion, conversion of contiguous runs, fills.
+ * Every view materialisation (contiguous, reshape of a permuted tensor, dtype casts, broadcasting
+ * into a buffer) ends here. Dims are collapsed first so common layouts become one long inner loop. */
+#include "kernels.h"
+
+#include <string.h>
+
+nb_dtype nbk_compute_type(nb_dtype d) {
+    switch (d) {
+    case NB_F64: return NB_F64;
+    case NB_F32:
+    case NB_F16:
+    case NB_BF16: return NB_F32;
+    default: return NB_I64;
+    }
+}
+
+/* Convert a strided run of n elements. Fast paths for same type and the float conversions that
+ * models use; everything else goes through double, which is exact for every nabla dtype but i64
+ * beyond 2^53 (handled separately for i64 -> i64, which is a same-type copy). */
+static void convert_run(char *dst, nb_dtype dd, int64_t ds, const char *src, nb_dtype sd, int64_t ss, int64_t n) {
+    size_t dz = nb_dtype_size(dd), sz = nb_dtype_size(sd);
+    if (dd == sd) {
+        if (ds == 1 && ss == 1) {
+            memcpy(dst, src, (size_t)n * dz);
+            return;
+        }
+        switch (dz) {
+        case 1: for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i * ds] = ((const uint8_t *)src)[i * ss]; return;
+        case 2: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i * ds] = ((const uint16_t *)src)[i * ss]; return;
+        case 4: for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i * ds] = ((const uint32_t *)src)[i * ss]; return;
+        default: for (int64_t i = 0; i < n; i++) ((uint64_t *)dst)[i * ds] = ((const uint64_t *)src)[i * ss]; return;
+        }
+    }
+    if (dd == NB_F32 && sd == NB_F64) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = (float)((const double *)src)[i * ss];
+        return;
+    }
+    if (dd == NB_F64 && sd == NB_F32) {
+        for (int64_t i = 0; i < n; i++) ((double *)dst)[i * ds] = ((const float *)src)[i * ss];
+        return;
+    }
+    if (dd == NB_F32 && sd == NB_F16) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = nbc_f16_to_f32(((const uint16_t *)src)[i * ss]);
+        return;
+    }
+    if (dd == NB_F16 && sd == NB_F32) {
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i * ds] = nbc_f32_to_f16(((const float *)src)[i * ss]);
+        return;
+    }
+    if (dd == NB_F32 && sd == NB_BF16) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = nbc_bf16_to_f32(((const uint16_t *)src)[i * ss]);
+        return;
+    }
+    if (dd == NB_BF16 && sd == NB_F32) {
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i * ds] = nbc_f32_to_bf16(((const float *)src)[i * ss]);
+        return;
+    }
+    if (dd == NB_F32 && sd == NB_U8) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = ((const uint8_t *)src)[i * ss];
+        return;
+    }
+    if (dd == NB_F32 && sd == NB_I64) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = (float)((const int64_t *)src)[i * ss];
+        return;
+    }
+    if (dd == NB_I64 && sd != NB_F64 && sd != NB_F32 && sd != NB_F16 && sd != NB_BF16) {
+        for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i * ds] = (int64_t)nbc_load(src, sd, i * ss);
+        return;
+    }
+    if (sd == NB_I64 && (dd == NB_I32 || dd == NB_I8 || dd == NB_U8 || dd == NB_BOOL)) {
+        /* integer narrowing wraps, as in PyTorch; bool is "non-zero" */
+        for (int64_t i = 0; i < n; i++) {
+            int64_t v = ((const int64_t *)src)[i * ss];
+            if (dd == NB_I32) ((int32_t *)dst)[i * ds] = (int32_t)(uint32_t)v;
+            else if (dd == NB_I8) ((int8_t *)dst)[i * ds] = (int8_t)(uint8_t)v;
+            else if (dd == NB_U8) ((uint8_t *)dst)[i * ds] = (uint8_t)v;
+            else ((uint8_t *)dst)[i * ds] = v != 0;
+        }
+        return;
+    }
+    (void)sz;
+    for (int64_t i = 0; i < n; i++) nbc_store(dst, dd, i * ds, nbc_load(src, sd, i * ss));
+}
+
+void nbk_convert(void *dst, nb_dtype dd, const void *src, nb_dtype sd, int64_t n) {
+    convert_run(dst, dd, 1, src, sd, 1, n);
+}
+
+void nbk_fill(void *dst, nb_dtype dd, double value, int64_t n) {
+    if (n <= 0) return;
+    nbc_store(dst, dd, 0, value);
+    size_t z = nb_dtype_size(dd);
+    /* doubling copies: log2(n) memcpy calls */
+    int64_t done = 1;
+    while (done < n) {
+        int64_t k = done < n - done ? done : n - done;
+        memcpy((char *)dst + (size_t)done * z, dst, (size_t)k * z);
+        done += k;
+    }
+}
+
+/* Merge adjacent dims that are contiguous with each other in both operands; drop size-1 dims. */
+static int collapse2(int ndim, const int64_t *shape, const int64_t *s1, const int64_t *s2, int64_t *cs, int64_t *c1,
+                     int64_t *c2) {
+    int k = 0;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] == 1) continue;
+        if (k > 0 && c1[k - 1] == s1[i] * shape[i] && c2[k - 1] == s2[i] * shape[i]) {
+            cs[k - 1] *= shape[i];
+            c1[k - 1] = s1[i];
+            c2[k - 1] = s2[i];
+        } else {
+            cs[k] = shape[i];
+            c1[k] = s1[i];
+            c2[k] = s2[i];
+            k++;
+        }
+    }
+    if (k == 0) {
+        cs[0] = 1;
+        c1[0] = c2[0] = 1;
+        k = 1;
+    }
+    return k;
+}
+
+typedef struct copy_job {
+    char *dst;
+    const char *src;
+    nb_dtype dd, sd;
+    int ndim; /* collapsed */
+    int64_t shape[NB_MAX_DIMS], ds[NB_MAX_DIMS], ss[NB_MAX_DIMS];
+} copy_job;
+
+/* Each unit of parallel work is one inner run (all dims but the last). */
+static void copy_rows(void *ctx, int64_t begin, int64_t end) {
+    const copy_job *j = ctx;
+    int nd = j->ndim, last = nd - 1;
+    size_t dz = nb_dtype_size(j->dd), sz = nb_dtype_size(j->sd);
+    for (int64_t r = begin; r < end; r++) {
+        int64_t rem = r, doff = 0, soff = 0;
+        for (int d = last - 1; d >= 0; d--) {
+            int64_t idx = rem % j->shape[d];
+            rem /= j->shape[d];
+            doff += idx * j->ds[d];
+            soff += idx * j->ss[d];
+        }
+        convert_run(j->dst + (size_t)doff * dz, j->dd, j->ds[last], j->src + (size_t)soff * sz, j->sd, j->ss[last],
+                    j->shape[last]);
+    }
+}
+
+void nbk_copy(void *dst, nb_dtype dd, const int64_t *dst_strides, const void *src, nb_dtype sd,
+              const int64_t *src_strides, int ndim, const int64_t *shape) {
+    if (nbc_numel(ndim, shape) == 0) return;
+    copy_job j = {.dst = dst, .src = src, .dd = dd, .sd = sd};
+    j.ndim = collapse2(ndim, shape, dst_strides, src_strides, j.shape, j.ds, j.ss);
+    int64_t rows = 1;
+    for (int d = 0; d < j.ndim - 1; d++) rows *= j.shape[d];
+    int64_t inner = j.shape[j.ndim - 1];
+    int64_t grain = inner >= 32768 ? 1 : 32768 / inner;
+    nbc_parallel_for(rows, grain, copy_rows, &j);
+}

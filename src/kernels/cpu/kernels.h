@@ -1,0 +1,65 @@
+/* kernels/cpu/kernels.h — CPU compute loops, below the op layer. They see raw pointers, element
+ * strides and dtypes; no tensors, no errors, no autograd. These are the plain reference loops the
+ * compiler vectorises; hand-tuned SIMD variants plug in behind the same functions.
+ *
+ * Compute types: floats are computed in f32 (f32, f16, bf16) or f64; integers and bool in i64.
+ */
+#ifndef NABLA_KERNELS_H
+#define NABLA_KERNELS_H
+
+#include "../../core/internal.h"
+
+/* Strided copy with dtype conversion over an n-d box: dst[idx] = (dd) src[idx]. Strides in elements;
+ * a source stride of 0 broadcasts. Parallel for large boxes. */
+void nbk_copy(void *dst, nb_dtype dd, const int64_t *dst_strides, const void *src, nb_dtype sd,
+              const int64_t *src_strides, int ndim, const int64_t *shape);
+/* Contiguous conversion of n elements. */
+void nbk_convert(void *dst, nb_dtype dd, const void *src, nb_dtype sd, int64_t n);
+/* Fill n contiguous elements of dtype with value. */
+void nbk_fill(void *dst, nb_dtype dd, double value, int64_t n);
+
+/* The type arithmetic runs in for a dtype: NB_F32, NB_F64 or NB_I64. */
+nb_dtype nbk_compute_type(nb_dtype d);
+
+/* ---- elementwise ------------------------------------------------------------------------------- */
+
+typedef enum nbk_unary {
+    NBK_NEG, NBK_ABS, NBK_EXP, NBK_LOG, NBK_SQRT, NBK_TANH, NBK_SIGMOID, NBK_RELU, NBK_SIGN, NBK_UNARY_COUNT
+} nbk_unary;
+/* y[i] = f(x[i]) on n contiguous elements of compute type t (f32, f64; i64 for neg/abs/relu/sign). */
+void nbk_unary_run(nbk_unary op, nb_dtype t, const void *x, void *y, int64_t n);
+
+typedef enum nbk_binary {
+    NBK_ADD, NBK_SUB, NBK_MUL, NBK_DIV, NBK_POW, NBK_MAX, NBK_MIN,
+    NBK_EQ, NBK_NE, NBK_LT, NBK_LE, NBK_GT, NBK_GE, /* these write bool (u8) */
+    NBK_BINARY_COUNT
+} nbk_binary;
+/* out = a op b over an n-d box with element strides per operand (0 = broadcast). a and b are of
+ * compute type t; out is of type t, or bool for comparisons; out is contiguous. */
+void nbk_binary_run(nbk_binary op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                    const int64_t *sb, int ndim, const int64_t *shape);
+/* out = cond ? a : b; cond is bool, a/b/out of type t (any dtype of size 1, 2, 4 or 8 bytes). */
+void nbk_where_run(nb_dtype t, void *out, const uint8_t *cond, const int64_t *sc, const void *a, const int64_t *sa,
+                   const void *b, const int64_t *sb, int ndim, const int64_t *shape);
+
+/* ---- reductions -------------------------------------------------------------------------------- */
+
+typedef enum nbk_reduce { NBK_RSUM, NBK_RMAX, NBK_RMIN, NBK_RARGMAX } nbk_reduce;
+/* For each of m rows of r contiguous elements of compute type t, reduce to out[row]. argmax writes
+ * i64. Sums accumulate in fixed-size chunks combined in a fixed order, so the result does not depend
+ * on the thread count. */
+void nbk_reduce_rows(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t m, int64_t r);
+/* For x of shape (r, n) contiguous, reduce over r: out[j] = reduce_i x[i, j]. */
+void nbk_reduce_cols(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t r, int64_t n);
+
+/* Softmax / log-softmax over rows of r contiguous elements (f32 or f64). */
+void nbk_softmax_rows(nb_dtype t, const void *x, void *y, int64_t m, int64_t r, bool log);
+
+/* ---- matrix multiply --------------------------------------------------------------------------- */
+
+/* C (m x n, row stride ldc, contiguous rows) = A (m x k) * B (k x n), A and B with arbitrary element
+ * strides (row stride, column stride). t is NB_F32 or NB_F64. C is overwritten. */
+void nbk_gemm(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa, const void *b,
+              int64_t rsb, int64_t csb, void *c, int64_t ldc);
+
+#endif

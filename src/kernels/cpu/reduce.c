@@ -1,0 +1,213 @@
+/* kernels/cpu/reduce.c — row and column reductions, softmax rows. The op layer permutes any set of
+ * reduced dims into one of the two shapes handled here: (m rows, r reduced) or (r reduced, n columns).
+ *
+ * Determinism: a long sum is cut into fixed 4096-element chunks whose partial sums are added in
+ * order; each chunk uses 8 running accumulators combined in a fixed tree. Nothing depends on how
+ * many threads ran, so results are bitwise identical for any thread count.
+ */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#define CHUNK 4096
+
+/* Sum of a contiguous run with 8 accumulators (vectorisable without -ffast-math). */
+#define DEF_SUM(T, SUF)                                                                            \
+    static T sum_run_##SUF(const T *restrict x, int64_t n) {                                       \
+        T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                       \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            for (int k = 0; k < 8; k++) acc[k] += x[i + k];                                        \
+        for (; i < n; i++) acc[i & 7] += x[i];                                                     \
+        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));  \
+    }                                                                                              \
+    static T sum_##SUF(const T *x, int64_t n) {                                                    \
+        if (n <= CHUNK) return sum_run_##SUF(x, n);                                                \
+        T s = 0;                                                                                   \
+        for (int64_t i = 0; i < n; i += CHUNK) s += sum_run_##SUF(x + i, n - i < CHUNK ? n - i : CHUNK); \
+        return s;                                                                                  \
+    }
+DEF_SUM(float, f)
+DEF_SUM(double, d)
+
+static int64_t sum_i64(const int64_t *x, int64_t n) {
+    uint64_t s = 0;
+    for (int64_t i = 0; i < n; i++) s += (uint64_t)x[i];
+    return (int64_t)s;
+}
+
+/* max/min propagate NaN like PyTorch; argmax returns the first maximum (a NaN counts as maximal). */
+#define DEF_EXT(T, SUF)                                                                            \
+    static T max_##SUF(const T *x, int64_t n) {                                                    \
+        T m = x[0];                                                                                \
+        for (int64_t i = 1; i < n; i++)                                                            \
+            if (x[i] > m || x[i] != x[i]) m = x[i];                                                \
+        return m;                                                                                  \
+    }                                                                                              \
+    static T min_##SUF(const T *x, int64_t n) {                                                    \
+        T m = x[0];                                                                                \
+        for (int64_t i = 1; i < n; i++)                                                            \
+            if (x[i] < m || x[i] != x[i]) m = x[i];                                                \
+        return m;                                                                                  \
+    }                                                                                              \
+    static int64_t argmax_##SUF(const T *x, int64_t n) {                                           \
+        int64_t best = 0;                                                                          \
+        for (int64_t i = 1; i < n; i++) {                                                          \
+            if (x[best] != x[best]) break;                                                         \
+            if (x[i] > x[best] || x[i] != x[i]) best = i;                                          \
+        }                                                                                          \
+        return best;                                                                               \
+    }
+DEF_EXT(float, f)
+DEF_EXT(double, d)
+DEF_EXT(int64_t, i)
+
+typedef struct red_job {
+    nbk_reduce op;
+    nb_dtype t;
+    const char *x;
+    char *out;
+    int64_t r, n;
+} red_job;
+
+static void rows_chunk(void *ctx, int64_t b, int64_t e) {
+    const red_job *j = ctx;
+    for (int64_t row = b; row < e; row++) {
+        switch (j->t) {
+        case NB_F32: {
+            const float *x = (const float *)j->x + row * j->r;
+            if (j->op == NBK_RARGMAX) ((int64_t *)j->out)[row] = argmax_f(x, j->r);
+            else ((float *)j->out)[row] = j->op == NBK_RSUM ? sum_f(x, j->r) : j->op == NBK_RMAX ? max_f(x, j->r) : min_f(x, j->r);
+            break;
+        }
+        case NB_F64: {
+            const double *x = (const double *)j->x + row * j->r;
+            if (j->op == NBK_RARGMAX) ((int64_t *)j->out)[row] = argmax_d(x, j->r);
+            else ((double *)j->out)[row] = j->op == NBK_RSUM ? sum_d(x, j->r) : j->op == NBK_RMAX ? max_d(x, j->r) : min_d(x, j->r);
+            break;
+        }
+        default: {
+            const int64_t *x = (const int64_t *)j->x + row * j->r;
+            if (j->op == NBK_RARGMAX) ((int64_t *)j->out)[row] = argmax_i(x, j->r);
+            else ((int64_t *)j->out)[row] = j->op == NBK_RSUM ? sum_i64(x, j->r) : j->op == NBK_RMAX ? max_i(x, j->r) : min_i(x, j->r);
+            break;
+        }
+        }
+    }
+}
+
+void nbk_reduce_rows(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t m, int64_t r) {
+    red_job j = {op, t, x, out, r, 0};
+    int64_t grain = r >= 32768 ? 1 : 32768 / (r ? r : 1);
+    nbc_parallel_for(m, grain, rows_chunk, &j);
+}
+
+/* Column reduction: each thread owns a range of columns and walks all rows, so each output is
+ * computed by one thread in a fixed order. */
+#define DEF_COLS(T, SUF)                                                                           \
+    static void cols_##SUF(nbk_reduce op, const T *x, T *o, int64_t r, int64_t n, int64_t b, int64_t e) { \
+        for (int64_t j = b; j < e; j++) o[j] = x[j];                                               \
+        for (int64_t i = 1; i < r; i++) {                                                          \
+            const T *row = x + i * n;                                                              \
+            if (op == NBK_RSUM)                                                                    \
+                for (int64_t j = b; j < e; j++) o[j] += row[j];                                    \
+            else if (op == NBK_RMAX)                                                               \
+                for (int64_t j = b; j < e; j++) o[j] = (row[j] > o[j] || row[j] != row[j]) ? row[j] : o[j]; \
+            else                                                                                   \
+                for (int64_t j = b; j < e; j++) o[j] = (row[j] < o[j] || row[j] != row[j]) ? row[j] : o[j]; \
+        }                                                                                          \
+    }
+DEF_COLS(float, f)
+DEF_COLS(double, d)
+
+static void cols_i(nbk_reduce op, const int64_t *x, int64_t *o, int64_t r, int64_t n, int64_t b, int64_t e) {
+    for (int64_t j = b; j < e; j++) o[j] = x[j];
+    for (int64_t i = 1; i < r; i++) {
+        const int64_t *row = x + i * n;
+        for (int64_t j = b; j < e; j++) {
+            if (op == NBK_RSUM) o[j] = (int64_t)((uint64_t)o[j] + (uint64_t)row[j]);
+            else if (op == NBK_RMAX) o[j] = row[j] > o[j] ? row[j] : o[j];
+            else o[j] = row[j] < o[j] ? row[j] : o[j];
+        }
+    }
+}
+
+static void cols_argmax(nb_dtype t, const char *x, int64_t *o, int64_t r, int64_t n, int64_t b, int64_t e) {
+    for (int64_t j = b; j < e; j++) {
+        int64_t best = 0;
+        double bv = nbc_load(x, t, j);
+        for (int64_t i = 1; i < r && bv == bv; i++) {
+            double v = nbc_load(x, t, i * n + j);
+            if (v > bv || v != v) {
+                best = i;
+                bv = v;
+            }
+        }
+        o[j] = best;
+    }
+}
+
+static void cols_chunk(void *ctx, int64_t b, int64_t e) {
+    const red_job *j = ctx;
+    if (j->op == NBK_RARGMAX) cols_argmax(j->t, j->x, (int64_t *)j->out, j->r, j->n, b, e);
+    else if (j->t == NB_F32) cols_f(j->op, (const float *)j->x, (float *)j->out, j->r, j->n, b, e);
+    else if (j->t == NB_F64) cols_d(j->op, (const double *)j->x, (double *)j->out, j->r, j->n, b, e);
+    else cols_i(j->op, (const int64_t *)j->x, (int64_t *)j->out, j->r, j->n, b, e);
+}
+
+void nbk_reduce_cols(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t r, int64_t n) {
+    red_job j = {op, t, x, out, r, n};
+    int64_t grain = r >= 32768 ? 16 : 32768 / (r ? r : 1);
+    nbc_parallel_for(n, grain < 16 ? 16 : grain, cols_chunk, &j);
+}
+
+/* ---- softmax ------------------------------------------------------------------------------------ */
+
+typedef struct sm_job {
+    nb_dtype t;
+    const char *x;
+    char *y;
+    int64_t r;
+    bool log;
+} sm_job;
+
+#define DEF_SOFTMAX(T, SUF)                                                                        \
+    static void softmax_row_##SUF(const T *x, T *y, int64_t r, bool lg) {                          \
+        T m = max_##SUF(x, r);                                                                     \
+        if (m == -INFINITY || m != m) m = 0; /* all -inf rows give NaN like PyTorch via exp(-inf-(-inf)) */ \
+        for (int64_t i = 0; i < r; i++) y[i] = x[i] - m;                                           \
+        T s = 0;                                                                                   \
+        if (lg) {                                                                                  \
+            for (int64_t i = 0; i < r; i++) s += exp##SUF##_(y[i]);                                \
+            T ls = log##SUF##_(s);                                                                 \
+            for (int64_t i = 0; i < r; i++) y[i] -= ls;                                            \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < r; i++) {                                                      \
+                y[i] = exp##SUF##_(y[i]);                                                          \
+                s += y[i];                                                                         \
+            }                                                                                      \
+            T inv = (T)1 / s;                                                                      \
+            for (int64_t i = 0; i < r; i++) y[i] *= inv;                                           \
+        }                                                                                          \
+    }
+#define expf_(v) expf(v)
+#define logf_(v) logf(v)
+#define expd_(v) exp(v)
+#define logd_(v) log(v)
+DEF_SOFTMAX(float, f)
+DEF_SOFTMAX(double, d)
+
+static void sm_chunk(void *ctx, int64_t b, int64_t e) {
+    const sm_job *j = ctx;
+    for (int64_t row = b; row < e; row++) {
+        if (j->t == NB_F32) softmax_row_f((const float *)j->x + row * j->r, (float *)j->y + row * j->r, j->r, j->log);
+        else softmax_row_d((const double *)j->x + row * j->r, (double *)j->y + row * j->r, j->r, j->log);
+    }
+}
+
+void nbk_softmax_rows(nb_dtype t, const void *x, void *y, int64_t m, int64_t r, bool log) {
+    if (r == 0) return;
+    sm_job j = {t, x, y, r, log};
+    nbc_parallel_for(m, r >= 4096 ? 1 : 4096 / r, sm_chunk, &j);
+}
