@@ -9,6 +9,10 @@
 #ifndef NABLA_TEST_HARNESS_H
 #define NABLA_TEST_HARNESS_H
 
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* fmemopen, mkstemp, fork: include harness.h first */
+#endif
+
 #include <math.h>
 #include <nabla/nabla.h>
 #include <stdio.h>

@@ -6,7 +6,8 @@
 int main(void) {
     printf("# nabla ops\n\n");
     printf("Generated from the op registry by `nabla_opsdoc` (tools/opsdoc.c); do not edit by hand.\n");
-    printf("Each registry op is called through its public wrapper `nb_<name>` (see include/nabla/ops.h).\n");
+    printf("Each registry op is called through its public wrapper `nb_<name>` (see include/nabla/ops.h), except the ops\n"
+           "marked internal, which only backward formulas use.\n");
     printf("Ops marked \"no\" under gradient end the graph (integer or boolean results, or constants).\n\n");
     printf("| op | inputs | gradient | view | attributes | PyTorch | what it computes |\n");
     printf("|---|---|---|---|---|---|---|\n");

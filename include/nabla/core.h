@@ -98,8 +98,8 @@ NB_API void nb_set_error_handler(nb_error_handler handler, void *user_data);
  * for a non-zero request means out of memory; nabla then fails cleanly with NB_ERR_NOMEM. */
 typedef void *(*nb_alloc_fn)(void *user_data, void *ptr, size_t old_size, size_t new_size);
 /* Install an allocator (NULL restores the default, malloc-based one). Call only when no tensor is
- * alive: it empties the cache and everything allocated before must be freed by the old allocator.
- * Returns 0, or NB_ERR_STATE if tensors are alive. */
+ * alive and no scope is open: it empties the cache and everything allocated before must be freed by
+ * the old allocator. Returns 0, or NB_ERR_STATE if tensors are alive or a scope is open. */
 NB_API int nb_set_allocator(nb_alloc_fn fn, void *user_data);
 /* Return every cached block to the allocator. Storage is cached by size class so that eager code does
  * not pay for malloc on every op; this releases it. */

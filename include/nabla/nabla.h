@@ -6,6 +6,9 @@
  * ops.h       tensor operations
  * autograd.h  gradients: backward, hooks, higher-order gradients, gradient checks
  * registry.h  the op registry, for tools that list or introspect ops
+ * nn.h        modules: layers with named parameters
+ * optim.h     optimisers, learning-rate schedulers, gradient clipping
+ * data.h      datasets, IDX/CSV readers, the data loader
  */
 #ifndef NABLA_H
 #define NABLA_H
@@ -14,5 +17,8 @@
 #include "ops.h"
 #include "autograd.h"
 #include "registry.h"
+#include "nn.h"
+#include "optim.h"
+#include "data.h"
 
 #endif

@@ -126,6 +126,41 @@ NB_API nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *target, const nb_cross
 /* One-hot encoding of integer indices in [0, num_classes) as dtype; shape (..., num_classes). */
 NB_API nb_tensor *nb_one_hot(nb_tensor *indices, int64_t num_classes, nb_dtype dtype);
 
+/* ---- convolution and pooling (NCHW) ------------------------------------------------------------- */
+/* Pairs {h, w}: a second entry of 0 repeats the first ({3} is 3x3); -1 asks for an explicit 0. Zero
+ * options take PyTorch's defaults (stride 1 for convolutions and the kernel size for pooling,
+ * dilation 1, padding 0, groups 1). */
+typedef struct nb_conv_opts {
+    int64_t stride[2];
+    int64_t padding[2];
+    int64_t dilation[2];
+    int64_t groups;
+    bool same;               /* padding "same" (stride 1; odd effective kernel sizes) */
+} nb_conv_opts;
+/* torch.nn.functional.conv2d: x (N, C, H, W), w (O, C/groups, kH, kW), bias (O) or NULL. */
+NB_API nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_opts *opts);
+
+typedef struct nb_pool_opts {
+    int64_t kernel[2];       /* required */
+    int64_t stride[2];       /* default: the kernel size */
+    int64_t padding[2];
+    int64_t dilation[2];
+    bool ceil_mode;          /* round the output size up, as PyTorch's ceil_mode */
+} nb_pool_opts;
+/* torch.nn.functional.max_pool2d on (N, C, H, W) or (C, H, W). */
+NB_API nb_tensor *nb_max_pool2d(nb_tensor *x, const nb_pool_opts *opts);
+/* The same, also giving the flat index (i64, into each H*W plane) of every maximum in *indices
+ * (a new reference), as return_indices=True. */
+NB_API nb_tensor *nb_max_pool2d_with_indices(nb_tensor *x, const nb_pool_opts *opts, nb_tensor **indices);
+
+/* ---- normalisation ------------------------------------------------------------------------------- */
+/* torch.nn.functional.batch_norm over dim 1 of x (N, C, ...). Training: normalise by the batch's
+ * statistics and, when running_mean / running_var are given, update them in place (momentum, unbiased
+ * variance, as PyTorch). Evaluation: normalise by the running statistics. weight / bias (C) may be
+ * NULL. Built from registry ops, so it is differentiable to any order. */
+NB_API nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
+                                nb_tensor *bias, bool training, double momentum, double eps);
+
 /* ---- shape and views ------------------------------------------------------------------------- */
 /* Views share storage with x when the layout allows; nb_reshape copies when it must (like PyTorch),
  * nb_view never copies and fails instead. One entry of shape may be -1 (inferred). */

@@ -119,12 +119,12 @@ static int run_hooks(nbc_hook *h, nb_tensor **g) {
         nb_tensor *rep = NULL;
         int rc = h->fn(*g, &rep, h->user_data);
         if (rc) {
-            nbc_decref(rep);
+            nb_free(rep); /* the hook's new reference may be registered in the caller's scope */
             return rc < 0 ? rc : nbc_error(NB_ERR_STATE, "nb_backward: a gradient hook returned %d", rc);
         }
         if (rep) {
             nbc_decref(*g);
-            *g = rep; /* ownership passed to us */
+            *g = own(rep); /* ownership passed to us: take it out of any scope so it is not freed twice */
         }
     }
     return 0;

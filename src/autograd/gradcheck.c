@@ -70,7 +70,8 @@ int nb_gradcheck(nb_gradcheck_fn fn, nb_tensor *const *inputs, int n_inputs, voi
     }
     if ((rc = nb_autograd_grad(&loss, 1, wrt, n_wrt, &ao, grads)) != 0) goto done;
 
-    nb_no_grad_begin();
+    /* The numerical passes run in the caller's grad mode, not under no-grad: fn may itself take
+     * gradients (nb_autograd_grad with create_graph), which is how second derivatives are checked. */
     for (int k = 0; k < n_wrt && !rc; k++) {
         nb_tensor *t = wrt[k];
         int64_t n = nbc_numel(t->ndim, t->shape);
@@ -98,7 +99,6 @@ int nb_gradcheck(nb_gradcheck_fn fn, nb_tensor *const *inputs, int n_inputs, voi
             }
         }
     }
-    nb_no_grad_end();
 done:
     nb_scope_end();
     return rc;

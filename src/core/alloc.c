@@ -177,6 +177,9 @@ int nb_set_allocator(nb_alloc_fn fn, void *user_data) {
     if (nb_live_tensors() != 0)
         return nbc_error(NB_ERR_STATE, "nb_set_allocator: %lld tensors are still alive; free them first",
                          (long long)nb_live_tensors());
+    if (nbc_scope_depth() != 0) /* the scope's own arrays came from the current allocator */
+        return nbc_error(NB_ERR_STATE, "nb_set_allocator: %d scopes are open on this thread; close them first",
+                         nbc_scope_depth());
     nb_empty_cache();
     g_alloc = fn ? fn : default_alloc;
     g_alloc_ud = fn ? user_data : NULL;

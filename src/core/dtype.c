@@ -116,7 +116,9 @@ void nbc_store(void *p, nb_dtype d, int64_t i, double v) {
     case NB_I8: ((int8_t *)p)[i] = (int8_t)to_i64(v, -128, 127); break;
     case NB_U8: ((uint8_t *)p)[i] = (uint8_t)to_i64(v, 0, 255); break;
     case NB_I32: ((int32_t *)p)[i] = (int32_t)to_i64(v, -2147483648.0, 2147483647.0); break;
-    case NB_I64: ((int64_t *)p)[i] = to_i64(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case NB_I64: /* 2^63 itself is not an i64: saturate to INT64_MAX there */
+        ((int64_t *)p)[i] = v >= 9223372036854775808.0 ? INT64_MAX : to_i64(v, -9223372036854775808.0, 9223372036854774784.0);
+        break;
     case NB_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     default: break;
     }

@@ -7,6 +7,7 @@
 
 static _Thread_local nb_status tl_status;
 static _Thread_local char tl_message[1024];
+static _Thread_local uint64_t tl_serial;
 static nb_error_handler g_handler;
 static void *g_handler_ud;
 
@@ -32,8 +33,11 @@ static int abort_on_error(void) {
     return cached;
 }
 
+uint64_t nbc_error_serial(void) { return tl_serial; }
+
 static void raise_error(nb_status status) {
     tl_status = status;
+    tl_serial++;
     if (g_handler) g_handler(status, tl_message, g_handler_ud);
     if (abort_on_error()) {
         fprintf(stderr, "nabla: %s\n(NABLA_ABORT_ON_ERROR is set: aborting)\n", tl_message);

@@ -124,6 +124,8 @@ int64_t nbc_raw_live(void);
 
 /* Set the thread-local error; returns status so callers can `return nbc_error(...)`. */
 int nbc_error(nb_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Number of errors raised on this thread so far (tells whether an error is still the latest). */
+uint64_t nbc_error_serial(void);
 /* Set NB_ERR_NOMEM for fn without allocating. */
 int nbc_oom(const char *fn);
 /* For an op given NULL input #argno (1-based): keeps an earlier error, else reports the NULL. */
@@ -143,6 +145,8 @@ nb_tensor *nbc_tensor_view(const char *fn, nb_tensor *base, nb_dtype dtype, int 
 /* Register a new reference in the current scope (no-op outside scopes). On failure frees t and returns
  * NULL with the error set. Every tensor handed to a user passes through here. */
 nb_tensor *nbc_track(nb_tensor *t);
+/* Number of scopes open on this thread. */
+int nbc_scope_depth(void);
 /* Reference counting without scope bookkeeping (for internal owners: nodes, modules). */
 void nbc_incref(nb_tensor *t);
 void nbc_decref(nb_tensor *t);

@@ -74,7 +74,9 @@ static void scan(const nb_tensor *t, int d, int64_t off, bool summarize, double 
 static void width_scan(const nb_tensor *t, int d, int64_t off, style *s) {
     if (d == t->ndim) {
         char tmp[64];
-        int n = fmt_value(tmp, sizeof tmp, s, nbc_load(t->storage->data, t->dtype, off));
+        double v = nbc_load(t->storage->data, t->dtype, off);
+        if (nb_dtype_is_float(s->dtype) && !isfinite(v)) return; /* as PyTorch: nan/inf do not widen */
+        int n = fmt_value(tmp, sizeof tmp, s, v);
         if (n > s->width) s->width = n;
         return;
     }
@@ -92,24 +94,15 @@ static void emit(builder *b, const nb_tensor *t, int d, int64_t off, const style
     }
     put(b, "[", 1);
     bool last_dim = d == t->ndim - 1;
-    int per_line = (LINE_WIDTH - indent - 1) / (s->width + 2);
+    int per_line = (LINE_WIDTH - indent) / (s->width + 2); /* PyTorch: (linewidth - indent) // (width + 2) */
     if (per_line < 1) per_line = 1;
     int on_line = 0;
     bool first = true;
     for (int64_t i = 0; i < t->shape[d]; i++) {
-        if (!shown(t, d, i, s->summarize)) {
-            if (i == EDGE) { /* the gap */
-                if (last_dim) {
-                    puts_(b, ", ...");
-                } else {
-                    puts_(b, ",\n");
-                    for (int k = 0; k < t->ndim - d - 1; k++) put(b, "\n", 1);
-                    for (int k = 0; k < indent + 1; k++) put(b, " ", 1);
-                    puts_(b, "...");
-                }
-            }
-            continue;
-        }
+        /* The gap of a summary is one more element, as in PyTorch: " ..." in a row (so it is joined
+         * as ",  ..." and counts towards the line width), "..." between sub-tensors. */
+        bool gap = !shown(t, d, i, s->summarize);
+        if (gap && i != EDGE) continue;
         if (!first) {
             if (last_dim) {
                 if (on_line >= per_line) {
@@ -125,7 +118,8 @@ static void emit(builder *b, const nb_tensor *t, int d, int64_t off, const style
                 for (int k = 0; k < indent + 1; k++) put(b, " ", 1);
             }
         }
-        emit(b, t, d + 1, off + i * t->strides[d], s, indent + 1);
+        if (gap) puts_(b, last_dim ? " ..." : "...");
+        else emit(b, t, d + 1, off + i * t->strides[d], s, indent + 1);
         on_line++;
         first = false;
     }
@@ -146,9 +140,10 @@ int nb_format(const nb_tensor *t, char *buf, size_t size) {
             double mn = 0, mx = 0;
             bool all_int = true, any = false;
             scan(t, 0, t->offset, s.summarize, &mn, &mx, &all_int, &any);
-            if (any) {
-                s.int_mode = all_int && mx < 1e8;
-                s.sci = !s.int_mode && (mx >= 1e8 || (mn > 0 && mx / mn > 1000.0) || (mn > 0 && mn < 1e-4));
+            if (any) { /* PyTorch's _Formatter: a wide range goes scientific, whole numbers or not */
+                bool wide = mx > 1e8 || (mn > 0 && mx / mn > 1000.0);
+                s.int_mode = all_int && !wide;
+                s.sci = wide || (!all_int && mn > 0 && mn < 1e-4);
             }
         }
         width_scan(t, 0, t->offset, &s);

@@ -27,6 +27,7 @@ void nbc_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides) {
 }
 
 bool nbc_is_contiguous(const nb_tensor *t) {
+    if (nbc_numel(t->ndim, t->shape) == 0) return true; /* empty: any strides, as in PyTorch */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] == 1) continue;
@@ -301,6 +302,8 @@ static void scope_release_arrays(void) {
     memset(&tl_scope, 0, sizeof tl_scope);
 }
 
+int nbc_scope_depth(void) { return tl_scope.depth; }
+
 int nb_scope_begin(void) {
     scope_stack *s = &tl_scope;
     if (s->depth == s->marks_cap) {
@@ -361,6 +364,9 @@ static int scope_untrack(nb_tensor *t) {
         if (s->items[i] == t) {
             s->items[i] = NULL;
             atomic_fetch_sub(&t->scope_refs, 1);
+            /* trim freed entries at the top so a long loop freeing as it goes does not grow the scope */
+            int64_t floor = s->depth ? s->marks[s->depth - 1] : 0;
+            while (s->n > floor && !s->items[s->n - 1]) s->n--;
             return d;
         }
     }

@@ -63,7 +63,8 @@ nb_tensor *nb_linspace(double start, double end, int64_t steps, nb_dtype dtype) 
     double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
     /* Fill from both ends like PyTorch so the last value is exactly `end`. */
     for (int64_t i = 0; i < steps; i++)
-        nbc_store(p, dtype, i, i < steps / 2 ? start + step * (double)i : end - step * (double)(steps - 1 - i));
+        nbc_store(p, dtype, i, steps == 1 ? start /* as PyTorch */
+                               : i < steps / 2 ? start + step * (double)i : end - step * (double)(steps - 1 - i));
     return nbc_track(t);
 }
 
@@ -102,6 +103,8 @@ static void rand_chunk(void *ctx, int64_t b, int64_t e) {
         if (j->kind == 0) {
             v = u01_53(r[0], r[1]);
             if (j->dtype == NB_F32 && (float)v >= 1.0f) v = 0x1.fffffep-1; /* rounding must not reach 1 */
+            if (j->dtype == NB_F16 && v > 0x1.ffcp-1) v = 0x1.ffcp-1;     /* nor in f16 (largest below 1) */
+            if (j->dtype == NB_BF16 && v > 0x1.fep-1) v = 0x1.fep-1;      /* nor in bf16 */
         } else if (j->kind == 1) { /* Box-Muller from two uniforms in (0, 1] and [0, 1) */
             double u1 = 1.0 - u01_53(r[0], r[1]), u2 = u01_53(r[2], r[3]);
             v = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);

@@ -67,12 +67,13 @@ static int record_node(int op, const nbo_desc *d, nb_tensor *const *in, int n_in
             a->grad_fn = n;
             a->grad_fn_weak = true;
             a->out_index = j;
-            a->requires_grad = true;
+            a->requires_grad = nb_dtype_is_float(o->dtype);
             n->saved_out[j] = a;
             n->saved_ver[n_in + j] = atomic_load(&o->storage->version);
         }
     }
     for (int j = 0; j < d->n_out; j++) {
+        if (j > 0 && !nb_dtype_is_float(out[j]->dtype)) continue; /* indices carry no gradient */
         if (j > 0) nbc_node_incref(n);
         out[j]->grad_fn = n;
         out[j]->out_index = j;

@@ -48,9 +48,10 @@ static int read_targets(const char *fn, const nb_tensor *t, const nb_attrs *a, i
     for (int64_t i = 0; i < n; i++) {
         if (a->ints[1] && tv[i] == a->ints[2]) continue;
         if (tv[i] < 0 || tv[i] >= classes) {
+            long long bad = (long long)tv[i]; /* read before the buffer is released */
             nbo_buffer_release(buf);
             return nbc_error(NB_ERR_ARG, "%s: target value %lld at flat index %lld is out of range for %lld classes", fn,
-                             (long long)tv[i], (long long)i, (long long)classes);
+                             bad, (long long)i, (long long)classes);
         }
         (*valid)++;
     }

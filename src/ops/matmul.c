@@ -100,6 +100,7 @@ static int matmul_forward(nb_tensor *const *in, int n_in, const nb_attrs *at, nb
     j.o = obuf;
     int64_t batches = nbc_numel(nbd, o->shape);
     int64_t flops = 2 * j.m * j.n * (j.k ? j.k : 1);
+    if (flops < 1) flops = 1; /* m or n is 0: nothing to compute, but no division by zero either */
     /* Many small products: one per thread; few large ones: the GEMM splits rows itself. */
     nbc_parallel_for(batches, flops >= 1000000 ? 1 : 1000000 / flops, batch_chunk, &j);
     if (c != o->dtype) {

@@ -439,7 +439,8 @@ const nbo_desc nbo_desc_to = {.name = "to", .bw_name = "ToCopyBackward", .n_in =
 nb_tensor *nb_clone(nb_tensor *x) { return nbo_apply1(NBO_clone, &x, 1, NULL); }
 
 nb_tensor *nb_contiguous(nb_tensor *x) {
-    if (x && nbc_is_contiguous(x)) return nb_retain(x);
+    if (!x) return nbc_null_arg("nb_contiguous", 1), NULL; /* name the function the user called */
+    if (nbc_is_contiguous(x)) return nb_retain(x);
     return nbo_apply1(NBO_clone, &x, 1, NULL);
 }
 

@@ -90,7 +90,7 @@ static int relu_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* 
 }
 
 UNARY_OP(neg, NBK_NEG, true, 0, "NegBackward", neg_bw, "torch.neg", "-x")
-UNARY_OP(abs, NBK_ABS, true, NBO_SAVE_INPUTS, "AbsBackward", abs_bw, "torch.abs", "|x|")
+UNARY_OP(abs, NBK_ABS, true, NBO_SAVE_INPUTS, "AbsBackward", abs_bw, "torch.abs", "absolute value")
 UNARY_OP(exp, NBK_EXP, false, NBO_SAVE_OUTPUTS, "ExpBackward", exp_bw, "torch.exp", "e^x")
 UNARY_OP(log, NBK_LOG, false, NBO_SAVE_INPUTS, "LogBackward", log_bw, "torch.log", "natural logarithm")
 UNARY_OP(sqrt, NBK_SQRT, false, NBO_SAVE_OUTPUTS, "SqrtBackward", sqrt_bw, "torch.sqrt", "square root")

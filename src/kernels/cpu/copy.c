@@ -68,10 +68,10 @@ static void convert_run(char *dst, nb_dtype dd, int64_t ds, const char *src, nb_
         for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i * ds] = (int64_t)nbc_load(src, sd, i * ss);
         return;
     }
-    if (sd == NB_I64 && (dd == NB_I32 || dd == NB_I8 || dd == NB_U8 || dd == NB_BOOL)) {
-        /* integer narrowing wraps, as in PyTorch; bool is "non-zero" */
+    if (!nb_dtype_is_float(sd) && (dd == NB_I32 || dd == NB_I8 || dd == NB_U8 || dd == NB_BOOL)) {
+        /* integer narrowing wraps, as in PyTorch (from any integer type, not just i64); bool is "non-zero" */
         for (int64_t i = 0; i < n; i++) {
-            int64_t v = ((const int64_t *)src)[i * ss];
+            int64_t v = sd == NB_I64 ? ((const int64_t *)src)[i * ss] : (int64_t)nbc_load(src, sd, i * ss);
             if (dd == NB_I32) ((int32_t *)dst)[i * ds] = (int32_t)(uint32_t)v;
             else if (dd == NB_I8) ((int8_t *)dst)[i * ds] = (int8_t)(uint8_t)v;
             else if (dd == NB_U8) ((uint8_t *)dst)[i * ds] = (uint8_t)v;

@@ -29,7 +29,7 @@
         case NBK_SIGMOID: /* split by sign so exp never overflows */                               \
             UNARY_LOOP(T, v >= 0 ? (T)1 / ((T)1 + exp##SUF(-v)) : exp##SUF(v) / ((T)1 + exp##SUF(v))); \
             break;                                                                                 \
-        case NBK_RELU: UNARY_LOOP(T, v > 0 ? v : (T)0); break;                                     \
+        case NBK_RELU: UNARY_LOOP(T, (v > 0 || v != v) ? v : (T)0); break; /* NaN propagates */     \
         case NBK_SIGN: UNARY_LOOP(T, (T)((v > 0) - (v < 0))); break;                               \
         default: break;                                                                            \
         }                                                                                          \

@@ -1,8 +1,24 @@
-/* kernels/cpu/gemm.c — the reference matrix multiply: C = A * B for row-major C, any strides for A
- * and B. B is packed into contiguous rows when its rows are not contiguous, then each block of four C
- * rows streams over B's rows so every loaded B element feeds four FMAs. The packed, register-tiled
- * SIMD GEMM replaces this behind the same function; this one stays as the portable fallback. */
-#include "kernels.h"
+/* kernels/cpu/gemm.c — matrix multiply C = A * B (+ epilogue) for row-major C and any strides of A and B.
+ *
+ * f32 on x86-64 with AVX2+FMA or AVX-512 runs a Goto/BLIS-style GEMM: A and B are packed into
+ * zero-padded micro-panels (the packing absorbs transposes and strides), and a register-tiled
+ * micro-kernel from gemm_avx512.c (12x32) or gemm_avx2.c (6x16) computes each MR x NR tile of C.
+ * The kernel is chosen once from nb_cpu_features() (which honours NABLA_CPU_MAX).
+ *
+ * Loop nest (the vector dimension is N, so the roles of BLIS's A and B are swapped):
+ *   ic3 over M by MC_MAX     A~ (mc x kc) is packed once per k-block, shared by all threads (L3)
+ *   pc  over K by kc         kc depends on K only, so the summation order never depends on threads
+ *   tasks: rectangles of the block (columns by <= NC_MAX, and rows when columns are too few), run
+ *          through nbc_parallel_for; each task packs its B~ (kc x nc, in its core's L2) and runs
+ *     ir over rows by MR     the A~ micro-panel stays in L1
+ *       jr over cols by NR   micro-kernel: C tile (+)= A~ panel * B~ panel, epilogue on the last pc
+ * Each C element belongs to exactly one task, and its k-blocks are added in order (C = t0, then
+ * C = C + t1, ...), so 1 and N threads give bitwise identical results.
+ *
+ * The portable loops below (f64, scalar dispatch level, non-x86 builds, out-of-memory fallback):
+ * B is packed into contiguous rows when its rows are not contiguous, then each block of four C rows
+ * streams over B's rows so every loaded B element feeds four FMAs. */
+#include "gemm_internal.h"
 
 #include <string.h>
 
@@ -60,9 +76,8 @@ static void gemm_chunk(void *ctx, int64_t b, int64_t e) {
     else rows_d(g, i0, i1);
 }
 
-void nbk_gemm(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa, const void *b,
-              int64_t rsb, int64_t csb, void *c, int64_t ldc) {
-    if (m == 0 || n == 0) return;
+static void gemm_ref(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
+                     const void *b, int64_t rsb, int64_t csb, void *c, int64_t ldc) {
     size_t z = nb_dtype_size(t);
     gemm_job g = {t, m, n, k, a, rsa, csa, b, rsb, c, ldc};
     void *packed = NULL;
@@ -93,4 +108,194 @@ void nbk_gemm(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_
     int64_t grain = flops_per_block >= 200000 ? 1 : 200000 / flops_per_block;
     nbc_parallel_for(blocks, grain, gemm_chunk, &g);
     if (packed) nbc_block_free(packed, cap);
+}
+
+/* The epilogue as a pass over C (portable path). */
+static void epilogue_pass(nb_dtype t, int64_t m, int64_t n, void *c, int64_t ldc, const nbk_epilogue *ep) {
+    bool relu = ep->activation == NBK_ACT_RELU;
+    for (int64_t i = 0; i < m; i++) {
+        if (t == NB_F32) {
+            float *cr = (float *)c + i * ldc;
+            const float *bias = ep->bias;
+            for (int64_t j = 0; j < n; j++) {
+                float x = cr[j];
+                if (bias) x = x + bias[j];
+                if (relu) x = x < 0.0f ? 0.0f : x;
+                cr[j] = x;
+            }
+        } else {
+            double *cr = (double *)c + i * ldc;
+            const double *bias = ep->bias;
+            for (int64_t j = 0; j < n; j++) {
+                double x = cr[j];
+                if (bias) x = x + bias[j];
+                if (relu) x = x < 0.0 ? 0.0 : x;
+                cr[j] = x;
+            }
+        }
+    }
+}
+
+/* ---- packed f32 GEMM ----------------------------------------------------------------------------- */
+
+#ifndef KC_MAX
+#define KC_MAX 256
+#endif
+#define KC_MAX_   /* k-block: A~ micro-panel (MR x kc) in L1 */
+#ifndef NC_MAX
+#define NC_MAX 512
+#endif
+#define NC_MAX_   /* columns per task: B~ (kc x nc) in L2 */
+#define MC_MAX 4096  /* rows of A~ packed at once (shared, L3) */
+#define PAR_MIN_FLOPS 2000000.0 /* below this, one thread */
+
+static const nbk_sgemm_arch scalar_arch = {"scalar", 0, 0, NULL, NULL, NULL};
+
+static const nbk_sgemm_arch *sgemm_arch(void) {
+    static const nbk_sgemm_arch *_Atomic cached;
+    const nbk_sgemm_arch *ar = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (ar) return ar;
+    ar = &scalar_arch;
+#if defined(__x86_64__)
+    unsigned f = nb_cpu_features();
+    unsigned need512 = NB_CPU_AVX512F | NB_CPU_AVX512BW | NB_CPU_AVX512VL | NB_CPU_AVX512DQ | NB_CPU_FMA;
+    unsigned need2 = NB_CPU_AVX2 | NB_CPU_FMA;
+    if ((f & need512) == need512) ar = &nbk_sgemm_avx512;
+    else if ((f & need2) == need2) ar = &nbk_sgemm_avx2;
+#endif
+    atomic_store_explicit(&cached, ar, memory_order_relaxed);
+    return ar;
+}
+
+const char *nbk_gemm_isa(void) { return sgemm_arch()->name; }
+
+typedef struct sg_job {
+    const nbk_sgemm_arch *ar;
+    int64_t m, n, k;
+    const float *a, *b;
+    int64_t rsa, csa, rsb, csb;
+    float *c;
+    int64_t ldc;
+    const float *bias;
+    bool relu;
+    /* the current (ic3, pc) block */
+    int64_t i0, mb, p0, kc;
+    int flags;      /* NBK_TILE_* for this k-block */
+    bool last;      /* last k-block: apply the epilogue */
+    float *pa;      /* A~ of the block */
+    /* task grid over the block */
+    int64_t mc_t, nc_t, tasks_m, tasks_n;
+    atomic_bool oom;
+} sg_job;
+
+static void sg_pack_a_chunk(void *ctx, int64_t b, int64_t e) {
+    sg_job *g = ctx;
+    int64_t mr = g->ar->mr, r0 = b * mr, r1 = e * mr < g->mb ? e * mr : g->mb;
+    g->ar->pack_a(g->pa + r0 * g->kc, g->a + (g->i0 + r0) * g->rsa + g->p0 * g->csa, g->rsa, g->csa, r1 - r0, g->kc);
+}
+
+static void sg_task_chunk(void *ctx, int64_t b, int64_t e) {
+    sg_job *g = ctx;
+    const nbk_sgemm_arch *ar = g->ar;
+    int64_t mr = ar->mr, nr = ar->nr, kc = g->kc;
+    size_t cap;
+    float *pb = nbc_block_alloc((size_t)(kc * ((g->nc_t + nr - 1) / nr * nr)) * sizeof(float), &cap);
+    if (!pb) {
+        atomic_store(&g->oom, true);
+        return;
+    }
+    for (int64_t t = b; t < e; t++) {
+        int64_t tm = t / g->tasks_n, tn = t % g->tasks_n;
+        int64_t r0 = tm * g->mc_t, r1 = r0 + g->mc_t < g->mb ? r0 + g->mc_t : g->mb;
+        int64_t j0 = tn * g->nc_t, j1 = j0 + g->nc_t < g->n ? j0 + g->nc_t : g->n;
+        ar->pack_b(pb, g->b + g->p0 * g->rsb + j0 * g->csb, g->rsb, g->csb, kc, j1 - j0);
+#ifdef NBK_JR_OUTER
+        for (int64_t jr = j0; jr < j1; jr += nr) {
+            int nrem = (int)(j1 - jr < nr ? j1 - jr : nr);
+            for (int64_t ir = r0; ir < r1; ir += mr) {
+                const float *pa = g->pa + ir * kc;
+                float *crow = g->c + (g->i0 + ir) * g->ldc;
+                int mrem = (int)(r1 - ir < mr ? r1 - ir : mr);
+#else
+        for (int64_t ir = r0; ir < r1; ir += mr) {
+            const float *pa = g->pa + ir * kc; /* ir is a multiple of MR */
+            float *crow = g->c + (g->i0 + ir) * g->ldc;
+            int mrem = (int)(r1 - ir < mr ? r1 - ir : mr);
+            for (int64_t jr = j0; jr < j1; jr += nr) {
+                int nrem = (int)(j1 - jr < nr ? j1 - jr : nr);
+#endif
+                ar->tile(kc, pa, pb + (jr - j0) * kc, crow + jr, g->ldc, mrem, nrem, g->flags,
+                         g->last && g->bias ? g->bias + jr : NULL);
+            }
+        }
+    }
+    nbc_block_free(pb, cap);
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Returns false (C untouched or partly written) when memory ran out; the caller recomputes. */
+static bool sgemm_packed(const nbk_sgemm_arch *ar, int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                         int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c, int64_t ldc,
+                         const float *bias, bool relu) {
+    int64_t mr = ar->mr, nr = ar->nr;
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    int64_t threads = flops < PAR_MIN_FLOPS ? 1 : nb_get_num_threads();
+    /* k-blocks: as even as possible, a function of K alone */
+    int64_t nkb = ceil_div(k, KC_MAX), kcb = ceil_div(k, nkb);
+    sg_job g = {.ar = ar, .m = m, .n = n, .k = k, .a = a, .b = b, .rsa = rsa, .csa = csa, .rsb = rsb, .csb = csb,
+                .c = c, .ldc = ldc, .bias = bias, .relu = relu};
+    atomic_init(&g.oom, false);
+    int64_t mcap = m < MC_MAX ? m : MC_MAX;
+    size_t acap;
+    g.pa = nbc_block_alloc((size_t)(ceil_div(mcap, mr) * mr * kcb) * sizeof(float), &acap);
+    if (!g.pa) return false;
+    for (int64_t i0 = 0; i0 < m; i0 += MC_MAX) {
+        g.i0 = i0;
+        g.mb = m - i0 < MC_MAX ? m - i0 : MC_MAX;
+        /* task grid: column blocks of <= NC_MAX, a multiple of the thread count; rows split too when
+         * there are fewer column blocks than threads */
+        int64_t tn = ceil_div(n, NC_MAX);
+        tn = ceil_div(tn, threads) * threads;
+        g.nc_t = ceil_div(ceil_div(n, tn), nr) * nr;
+        g.tasks_n = ceil_div(n, g.nc_t);
+        int64_t tm = g.tasks_n < threads ? ceil_div(threads, g.tasks_n) : 1;
+        g.mc_t = ceil_div(ceil_div(g.mb, tm), mr) * mr;
+        g.tasks_m = ceil_div(g.mb, g.mc_t);
+        int64_t ntasks = g.tasks_m * g.tasks_n, panels = ceil_div(g.mb, mr);
+        for (int64_t p0 = 0; p0 < k; p0 += kcb) {
+            g.p0 = p0;
+            g.kc = k - p0 < kcb ? k - p0 : kcb;
+            g.flags = (p0 > 0 ? NBK_TILE_ACC : 0);
+            g.last = p0 + g.kc >= k;
+            if (g.last && relu) g.flags |= NBK_TILE_RELU;
+            nbc_parallel_for(panels, threads == 1 ? panels : 8, sg_pack_a_chunk, &g);
+            nbc_parallel_for(ntasks, threads == 1 ? ntasks : 1, sg_task_chunk, &g);
+            if (atomic_load(&g.oom)) {
+                nbc_block_free(g.pa, acap);
+                return false;
+            }
+        }
+    }
+    nbc_block_free(g.pa, acap);
+    return true;
+}
+
+void nbk_gemm_ex(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa, const void *b,
+                 int64_t rsb, int64_t csb, void *c, int64_t ldc, const nbk_epilogue *ep) {
+    if (m <= 0 || n <= 0) return;
+    bool has_ep = ep && (ep->bias || ep->activation != NBK_ACT_NONE);
+    if (t == NB_F32 && k > 0) {
+        const nbk_sgemm_arch *ar = sgemm_arch();
+        if (ar->tile && sgemm_packed(ar, m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, has_ep ? ep->bias : NULL,
+                                     has_ep && ep->activation == NBK_ACT_RELU))
+            return;
+    }
+    gemm_ref(t, m, n, k, a, rsa, csa, b, rsb, csb, c, ldc);
+    if (has_ep) epilogue_pass(t, m, n, c, ldc, ep);
+}
+
+void nbk_gemm(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa, const void *b,
+              int64_t rsb, int64_t csb, void *c, int64_t ldc) {
+    nbk_gemm_ex(t, m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, NULL);
 }

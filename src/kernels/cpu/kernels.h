@@ -62,4 +62,22 @@ void nbk_softmax_rows(nb_dtype t, const void *x, void *y, int64_t m, int64_t r, 
 void nbk_gemm(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa, const void *b,
               int64_t rsb, int64_t csb, void *c, int64_t ldc);
 
+/* Activation applied by a GEMM epilogue. */
+typedef enum nbk_act { NBK_ACT_NONE = 0, NBK_ACT_RELU = 1 } nbk_act;
+/* Fused epilogue of nbk_gemm_ex, applied to each C tile as it is stored (after the last k-block):
+ * C[i][j] = act(sum_p A[i][p] B[p][j] + bias[j]). bias has n elements of the GEMM's type t (f32 or
+ * f64), or is NULL. relu keeps NaN (like torch.relu). */
+typedef struct nbk_epilogue {
+    const void *bias;
+    int activation; /* nbk_act */
+} nbk_epilogue;
+/* nbk_gemm with an optional epilogue (NULL: none). f32 runs the packed, cache-blocked, register-tiled
+ * kernels chosen at run time from nb_cpu_features() (AVX-512, AVX2+FMA, else the portable loops); f64
+ * runs the portable loops. Multi-threaded through nbc_parallel_for; every C element is computed by one
+ * thread in an order that does not depend on the thread count, so results are bitwise reproducible. */
+void nbk_gemm_ex(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa, const void *b,
+                 int64_t rsb, int64_t csb, void *c, int64_t ldc, const nbk_epilogue *ep);
+/* Name of the f32 GEMM kernel in use: "avx512", "avx2" or "scalar" (for benchmarks and logs). */
+const char *nbk_gemm_isa(void);
+
 #endif

@@ -1,0 +1,94 @@
+/* nabla/nn.h — modules: layers with named parameters, composed like torch.nn.
+ *
+ *     nb_module *net = nb_sequential(nb_flatten_layer(), nb_linear_layer(784, 256), nb_relu_layer(),
+ *                                    nb_linear_layer(256, 10), NULL);
+ *     nb_tensor *logits = nb_module_forward(net, x);       // x: (N, 1, 28, 28) or (N, 784)
+ *     nb_params *p = nb_module_parameters(net);            // "1.weight", "1.bias", "3.weight", ...
+ *     nb_module_free(net);
+ *
+ * Naming: module constructors end in _layer (nb_linear_layer is torch.nn.Linear, nb_relu_layer is
+ * torch.nn.ReLU), so they never collide with the functional op of the same name (nb_relu is
+ * torch.relu); containers are nb_sequential.
+ * Parameter names match PyTorch's state_dict keys for the equivalent torch.nn model, so weights can
+ * move between the two. Modules own their parameters; nb_module_forward returns a new tensor
+ * reference like any op. Default initialisation matches PyTorch in distribution (kaiming-uniform
+ * weights, uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases) and draws from nabla's global generator.
+ */
+#ifndef NABLA_NN_H
+#define NABLA_NN_H
+
+#include "core.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nb_module nb_module;
+
+/* ---- layers (each returns a new module owned by the caller, or NULL with the error set) -------- */
+
+/* y = x W^T + b with W (out, in) and b (out), as torch.nn.Linear. */
+NB_API nb_module *nb_linear_layer(int64_t in_features, int64_t out_features);
+NB_API nb_module *nb_linear_layer_nobias(int64_t in_features, int64_t out_features);
+/* Activations as modules (no parameters). */
+NB_API nb_module *nb_relu_layer(void);
+NB_API nb_module *nb_tanh_layer(void);
+NB_API nb_module *nb_sigmoid_layer(void);
+/* Flatten all dims after the first: (N, ...) -> (N, prod(...)), as torch.nn.Flatten(). */
+NB_API nb_module *nb_flatten_layer(void);
+/* Zero each element with probability p in training mode and scale the rest by 1/(1-p); identity in
+ * evaluation mode. Draws from the global generator. */
+NB_API nb_module *nb_dropout_layer(double p);
+/* torch.nn.Conv2d(in, out, kernel) with the options of nb_conv2d (stride, padding, dilation, groups,
+ * same); opts may be NULL. Parameters "weight" (out, in/groups, k, k) and "bias" (out). */
+NB_API nb_module *nb_conv2d_layer(int64_t in_channels, int64_t out_channels, int64_t kernel, const nb_conv_opts *opts);
+/* torch.nn.MaxPool2d: opts.kernel is required. */
+NB_API nb_module *nb_maxpool2d_layer(const nb_pool_opts *opts);
+/* torch.nn.BatchNorm2d / BatchNorm1d (eps 1e-5, momentum 0.1, affine, tracking running stats):
+ * parameters "weight", "bias"; buffers "running_mean", "running_var", "num_batches_tracked". */
+NB_API nb_module *nb_batchnorm2d_layer(int64_t num_features);
+NB_API nb_module *nb_batchnorm1d_layer(int64_t num_features);
+/* Run children in order. Takes ownership of every child (also on failure); the list ends with NULL.
+ * Children are named "0", "1", ... as in torch.nn.Sequential. Because a failed constructor also
+ * returns NULL, nb_sequential fails (and frees the children it got) when the latest error on this
+ * thread is an uncleared failure of a module constructor, so a broken layer cannot silently shorten
+ * the model. (Call nb_clear_error() once you have handled an error you mean to continue past.) */
+NB_API nb_module *nb_sequential(nb_module *first, ...);
+
+/* ---- using a module ------------------------------------------------------------------------------ */
+
+NB_API nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x);
+NB_API void nb_module_free(nb_module *m);
+/* Training mode (default) or evaluation mode, for the module and all its children. */
+NB_API void nb_module_train(nb_module *m, bool training);
+NB_API bool nb_module_is_training(const nb_module *m);
+/* The layer's type name ("Linear", "Sequential", ...). */
+NB_API const char *nb_module_type(const nb_module *m);
+/* Print the module tree like PyTorch's repr. */
+NB_API void nb_module_print(const nb_module *m, FILE *f);
+
+/* ---- parameters ---------------------------------------------------------------------------------- */
+
+/* A list of (name, parameter) pairs: references to the module's own tensors. */
+typedef struct nb_params nb_params;
+/* An empty list, for building parameter groups by hand. */
+NB_API nb_params *nb_params_new(void);
+/* Append t under name (the list takes its own reference to t). Returns 0 or a negative nb_status. */
+NB_API int nb_params_add(nb_params *p, const char *name, nb_tensor *t);
+/* All parameters of m and its children, in registration order, with dotted names. New list. */
+NB_API nb_params *nb_module_parameters(nb_module *m);
+NB_API int nb_params_count(const nb_params *p);
+/* Borrowed: valid while the list lives. NULL when i is out of range. */
+NB_API nb_tensor *nb_params_get(const nb_params *p, int i);
+NB_API const char *nb_params_name(const nb_params *p, int i);
+/* Total number of elements over all parameters. */
+NB_API int64_t nb_params_numel(const nb_params *p);
+NB_API void nb_params_free(nb_params *p);
+/* Stop (or restart) gradients for every parameter of m: PyTorch's requires_grad_(False). */
+NB_API void nb_module_freeze(nb_module *m, bool frozen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

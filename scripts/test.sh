@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# scripts/test.sh — build and run every test: release build (gcc, warnings as errors), the same suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer, a clang build, the install check (pkg-config
+# and CMake find_package from an outside project), and a check that docs/ops.md matches the registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+
+echo "== release build (gcc, -Werror) =="
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DNABLA_WERROR=ON >/dev/null
+ninja -C build-release
+(cd build-release && ctest --output-on-failure -j "$jobs")
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON -DNABLA_WERROR=ON \
+  -DNABLA_BUILD_BENCH=OFF >/dev/null
+ninja -C build-asan
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs")
+
+echo "== clang build (warnings as errors) =="
+CC=clang cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DNABLA_WERROR=ON >/dev/null
+ninja -C build-clang
+(cd build-clang && ctest --output-on-failure -j "$jobs")
+
+echo "== docs/ops.md is generated from the registry =="
+./build-release/nabla_opsdoc > build-release/ops.md
+if ! diff -u docs/ops.md build-release/ops.md; then
+  echo "docs/ops.md is stale: run ./build-release/nabla_opsdoc > docs/ops.md" >&2
+  exit 1
+fi
+
+if [ -x tests/install_check.sh ]; then
+  echo "== install check (pkg-config and find_package) =="
+  tests/install_check.sh
+fi
+echo "== all tests passed =="

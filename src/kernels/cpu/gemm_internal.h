@@ -1,0 +1,41 @@
+/* kernels/cpu/gemm_internal.h — what the SGEMM driver (gemm.c) and the per-ISA micro-kernel files
+ * (gemm_avx512.c, gemm_avx2.c) share. Each ISA file fills one nbk_sgemm_arch with its register tile
+ * (MR rows x NR columns of C), its packing routines and its micro-kernel, all compiled with a
+ * per-function target attribute so one binary runs on any x86-64.
+ *
+ * Packed layouts (zero-padded, so the micro-kernel always computes full tiles):
+ *   A~: MR-row micro-panels; panel q holds rows q*MR.. for p = 0..kc-1 as MR consecutive floats.
+ *   B~: NR-column micro-panels; panel q holds columns q*NR.. for p = 0..kc-1 as NR consecutive floats.
+ */
+#ifndef NABLA_GEMM_INTERNAL_H
+#define NABLA_GEMM_INTERNAL_H
+
+#include "kernels.h"
+
+/* Micro-kernel flags. */
+enum {
+    NBK_TILE_ACC = 1,  /* C += A~B~ (later k-blocks); otherwise C = A~B~ */
+    NBK_TILE_RELU = 2, /* after the bias: max(x, 0) (only with the last k-block) */
+};
+
+/* C[0..mr) x [0..nr) (row stride ldc) (+)= A~ panel (MR x kc) * B~ panel (kc x NR), then + bias[j]
+ * (bias may be NULL) and the activation in flags. mr <= MR and nr <= NR; only that part is stored. */
+typedef void (*nbk_sgemm_tile_fn)(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, int mr,
+                                  int nr, int flags, const float *bias);
+/* Pack rows x cols of a strided matrix (element (i, j) at src[i * rs + j * cs]). pack_a: rows = mc,
+ * cols = kc, MR-row panels. pack_b: rows = kc, cols = nc, NR-column panels. */
+typedef void (*nbk_pack_fn)(float *dst, const float *src, int64_t rs, int64_t cs, int64_t rows, int64_t cols);
+
+typedef struct nbk_sgemm_arch {
+    const char *name;
+    int mr, nr;
+    nbk_pack_fn pack_a, pack_b;
+    nbk_sgemm_tile_fn tile;
+} nbk_sgemm_arch;
+
+#if defined(__x86_64__)
+extern const nbk_sgemm_arch nbk_sgemm_avx512;
+extern const nbk_sgemm_arch nbk_sgemm_avx2;
+#endif
+
+#endif

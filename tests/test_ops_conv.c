@@ -1,0 +1,187 @@
+/* tests/test_ops_conv.c — conv2d and max_pool2d against plain f64 loops: stride, padding ("same"
+ * too), dilation, groups, bias, ceil_mode, indices, awkward sizes, strided input views, f32 and f64,
+ * and the error messages for bad shapes. */
+#include "harness.h"
+
+/* Plain reference convolution on f64 copies. x (N, C, H, W), w (O, C/g, kh, kw). */
+static nb_tensor *ref_conv(nb_tensor *x, nb_tensor *w, nb_tensor *b, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                           int64_t dh, int64_t dw, int64_t groups) {
+    const int64_t *xs = nb_shape(x), *ws = nb_shape(w);
+    int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], Cg = ws[1], kh = ws[2], kw = ws[3];
+    int64_t OH = (H + 2 * ph - dh * (kh - 1) - 1) / sh + 1, OW = (W + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+    double *xv = malloc(sizeof(double) * (size_t)(N * C * H * W)), *wv = malloc(sizeof(double) * (size_t)(O * Cg * kh * kw));
+    double *yv = calloc((size_t)(N * O * OH * OW), sizeof(double)), *bv = malloc(sizeof(double) * (size_t)O);
+    nb_copy_to(x, xv, sizeof(double) * (size_t)(N * C * H * W), NB_F64);
+    nb_copy_to(w, wv, sizeof(double) * (size_t)(O * Cg * kh * kw), NB_F64);
+    for (int64_t o = 0; o < O; o++) bv[o] = 0;
+    if (b) nb_copy_to(b, bv, sizeof(double) * (size_t)O, NB_F64);
+    int64_t Og = O / groups;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    double s = bv[o];
+                    int64_t g = o / Og;
+                    for (int64_t c = 0; c < Cg; c++)
+                        for (int64_t i = 0; i < kh; i++)
+                            for (int64_t j = 0; j < kw; j++) {
+                                int64_t iy = oy * sh - ph + i * dh, ix = ox * sw - pw + j * dw;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                s += xv[((n * C + g * Cg + c) * H + iy) * W + ix] * wv[((o * Cg + c) * kh + i) * kw + j];
+                            }
+                    yv[((n * O + o) * OH + oy) * OW + ox] = s;
+                }
+    nb_tensor *y = nb_from_data(yv, NB_SHAPE(N, O, OH, OW), NB_F64);
+    free(xv), free(wv), free(yv), free(bv);
+    return y;
+}
+
+typedef struct conv_case {
+    int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+    bool bias;
+} conv_case;
+
+static void test_conv2d_reference(void) {
+    const conv_case cases[] = {
+        {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},       {2, 3, 7, 17, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, true},
+        {1, 2, 17, 7, 5, 3, 2, 2, 1, 1, 0, 1, 1, 1, true},       {3, 4, 9, 9, 6, 3, 3, 2, 2, 1, 1, 2, 2, 2, false},
+        {1, 6, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, true},        {2, 1, 28, 28, 8, 3, 3, 1, 1, 0, 0, 1, 1, 1, true},
+        {1, 8, 13, 13, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},    {1, 3, 129, 5, 2, 5, 1, 3, 1, 2, 0, 1, 1, 1, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const conv_case *c = &cases[k];
+        for (int dt = 0; dt < 2; dt++) {
+            nb_dtype d = dt ? NB_F64 : NB_F32;
+            nb_scope_begin();
+            nb_tensor *x = nb_randn(NB_SHAPE(c->n, c->c, c->h, c->w), d);
+            nb_tensor *w = nb_randn(NB_SHAPE(c->o, c->c / c->groups, c->kh, c->kw), d);
+            nb_tensor *b = c->bias ? nb_randn(NB_SHAPE(c->o), d) : NULL;
+            nb_conv_opts o = {.stride = {c->sh, c->sw}, .padding = {c->ph, c->pw ? c->pw : -1},
+                              .dilation = {c->dh, c->dw}, .groups = c->groups};
+            nb_tensor *y = nb_conv2d(x, w, b, &o);
+            nb_tensor *r = ref_conv(x, w, b, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups);
+            double tol = dt ? 1e-10 : 1e-4;
+            CHECK_MSG(y && h_max_abs_diff(y, r) < tol, "case %zu dtype %s: diff %g", k, nb_dtype_name(d),
+                      y ? h_max_abs_diff(y, r) : -1.0);
+            CHECK(y && nb_dtype_of(y) == d);
+            nb_scope_end();
+        }
+    }
+}
+
+static void test_conv2d_views_and_same(void) {
+    /* a (H, W)-transposed input view and a channel-sliced input give the same as their copies */
+    nb_tensor *x = nb_randn(NB_SHAPE(2, 6, 9, 7), NB_F32), *w = nb_randn(NB_SHAPE(4, 3, 3, 3), NB_F32);
+    nb_tensor *xv = nb_slice(nb_transpose(x, 2, 3), 1, 0, 6, 2); /* (2, 3, 7, 9), strided */
+    nb_tensor *y = nb_conv2d(xv, w, NULL, &(nb_conv_opts){.padding = {1}});
+    nb_tensor *r = ref_conv(xv, w, NULL, 1, 1, 1, 1, 1, 1, 1);
+    CHECK(y && h_max_abs_diff(y, r) < 1e-4);
+    /* "same" keeps the spatial size for odd kernels (with dilation too) */
+    nb_tensor *w5 = nb_randn(NB_SHAPE(2, 3, 5, 3), NB_F32);
+    nb_tensor *ys = nb_conv2d(xv, w5, NULL, &(nb_conv_opts){.same = true, .dilation = {1, 2}});
+    CHECK(ys && nb_shape(ys)[2] == 7 && nb_shape(ys)[3] == 9);
+    CHECK(ys && h_max_abs_diff(ys, ref_conv(xv, w5, NULL, 1, 1, 2, 2, 1, 2, 1)) < 1e-4);
+    /* f16 input: computed in f32, rounded on output */
+    nb_tensor *yh = nb_conv2d(nb_to(xv, NB_F16), nb_to(w, NB_F16), NULL, &(nb_conv_opts){.padding = {1}});
+    CHECK(yh && nb_dtype_of(yh) == NB_F16 && h_max_abs_diff(yh, r) < 0.1);
+}
+
+static void test_conv2d_errors(void) {
+    nb_tensor *x = nb_randn(NB_SHAPE(1, 3, 5, 5), NB_F32);
+    CHECK_NULL_WITH(nb_conv2d(x, nb_randn(NB_SHAPE(2, 4, 3, 3), NB_F32), NULL, NULL), "nb_conv2d", "[1, 3, 5, 5]",
+                    "[2, 4, 3, 3]");
+    CHECK_NULL_WITH(nb_conv2d(x, nb_randn(NB_SHAPE(2, 3, 7, 7), NB_F32), NULL, NULL), "nb_conv2d", "larger");
+    CHECK_NULL_WITH(nb_conv2d(nb_randn(NB_SHAPE(3, 5, 5), NB_F32), nb_randn(NB_SHAPE(2, 3, 3, 3), NB_F32), NULL, NULL),
+                    "nb_conv2d", "(N, C, H, W)");
+    CHECK_NULL_WITH(nb_conv2d(x, nb_randn(NB_SHAPE(2, 3, 3, 3), NB_F32), nb_randn(NB_SHAPE(3), NB_F32), NULL),
+                    "nb_conv2d", "bias");
+    CHECK_NULL_WITH(nb_conv2d(x, nb_randn(NB_SHAPE(4, 1, 3, 3), NB_F32), NULL, &(nb_conv_opts){.groups = 2}),
+                    "nb_conv2d", "groups=2");
+    CHECK_NULL_WITH(nb_conv2d(x, nb_randn(NB_SHAPE(2, 3, 3, 3), NB_F32), NULL, &(nb_conv_opts){.stride = {2}, .same = true}),
+                    "nb_conv2d", "same");
+    CHECK_NULL_WITH(nb_conv2d(nb_ones(NB_SHAPE(1, 3, 5, 5), NB_I64), nb_randn(NB_SHAPE(2, 3, 3, 3), NB_F32), NULL, NULL),
+                    "nb_conv2d", "floating");
+    CHECK_NULL_WITH(nb_conv2d(NULL, x, NULL, NULL), "nb_conv2d", "argument #1 is NULL");
+}
+
+/* reference max pool: value and flat index, -inf padding, first maximum wins */
+static void test_max_pool2d_reference(void) {
+    const int64_t cfg[][10] = {
+        /* H, W, kh, kw, sh, sw, ph, pw, dh, ceil */
+        {7, 17, 2, 2, 2, 2, 0, 0, 1, 0}, {7, 7, 3, 3, 2, 2, 1, 1, 1, 1}, {17, 9, 3, 2, 1, 2, 1, 0, 2, 0},
+        {1, 1, 1, 1, 1, 1, 0, 0, 1, 0},  {8, 8, 3, 3, 3, 3, 1, 1, 1, 1}, {28, 28, 2, 2, 2, 2, 0, 0, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+        const int64_t *c = cfg[k];
+        nb_scope_begin();
+        int64_t H = c[0], W = c[1];
+        nb_tensor *x = nb_randn(NB_SHAPE(2, 3, H, W), NB_F32);
+        nb_pool_opts o = {.kernel = {c[2], c[3]}, .stride = {c[4], c[5]}, .padding = {c[6], c[7] ? c[7] : -1},
+                          .dilation = {c[8], c[8] == 1 ? 0 : 1}, .ceil_mode = c[9]};
+        nb_tensor *idx = NULL;
+        nb_tensor *y = nb_max_pool2d_with_indices(x, &o, &idx);
+        CHECK(y && idx && nb_dtype_of(idx) == NB_I64);
+        if (!y || !idx) {
+            nb_scope_end();
+            continue;
+        }
+        int64_t OH = nb_shape(y)[2], OW = nb_shape(y)[3];
+        /* expected output size (PyTorch's formula) */
+        int64_t span_h = H + 2 * c[6] - c[8] * (c[2] - 1) - 1, span_w = W + 2 * c[7] - (c[3] - 1) - 1;
+        int64_t eh = (c[9] ? (span_h + c[4] - 1) / c[4] : span_h / c[4]) + 1;
+        int64_t ew = (c[9] ? (span_w + c[5] - 1) / c[5] : span_w / c[5]) + 1;
+        if (c[9] && (eh - 1) * c[4] >= H + c[6]) eh--;
+        if (c[9] && (ew - 1) * c[5] >= W + c[7]) ew--;
+        CHECK_MSG(OH == eh && OW == ew, "case %zu: %lldx%lld vs %lldx%lld", k, (long long)OH, (long long)OW,
+                  (long long)eh, (long long)ew);
+        int bad = 0;
+        for (int64_t n = 0; n < 2; n++)
+            for (int64_t ch = 0; ch < 3; ch++)
+                for (int64_t oy = 0; oy < OH; oy++)
+                    for (int64_t ox = 0; ox < OW; ox++) {
+                        double best = -INFINITY;
+                        int64_t bi = -1;
+                        for (int64_t i = 0; i < c[2]; i++)
+                            for (int64_t j = 0; j < c[3]; j++) {
+                                int64_t iy = oy * c[4] - c[6] + i * c[8], ix = ox * c[5] - c[7] + j;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                double v = h_get(x, NB_LIST(n, ch, iy, ix));
+                                if (bi < 0 || v > best) best = v, bi = iy * W + ix;
+                            }
+                        if (h_get(y, NB_LIST(n, ch, oy, ox)) != best || h_get(idx, NB_LIST(n, ch, oy, ox)) != (double)bi)
+                            bad++;
+                    }
+        CHECK_MSG(bad == 0, "case %zu: %d mismatches", k, bad);
+        nb_scope_end();
+    }
+}
+
+static void test_max_pool2d_gradient_and_errors(void) {
+    /* the gradient lands on the maxima only; overlapping windows add up */
+    double v[] = {1, 5, 2, 0, 3, 4, 9, 8, 7};
+    nb_tensor *x = nb_param(nb_from_data(v, NB_SHAPE(1, 1, 3, 3), NB_F64));
+    nb_tensor *y = nb_max_pool2d(x, &(nb_pool_opts){.kernel = {2}, .stride = {1}});
+    CHECK(nb_backward(nb_sum(y, NULL)) == 0);
+    nb_tensor *g = nb_grad(x);
+    /* windows: [1,5,0,3] -> 5 @1; [5,2,3,4] -> 5 @1; [0,3,9,8] -> 9 @6; [3,4,8,7] -> 8 @7 */
+    double exp_g[] = {0, 2, 0, 0, 0, 0, 1, 1, 0};
+    for (int i = 0; i < 9; i++) CHECK_NEAR(h_get(g, NB_LIST(0, 0, i / 3, i % 3)), exp_g[i], 0);
+    /* (C, H, W) input keeps its rank */
+    nb_tensor *y3 = nb_max_pool2d(nb_randn(NB_SHAPE(2, 4, 4), NB_F32), &(nb_pool_opts){.kernel = {2}});
+    CHECK(y3 && nb_ndim(y3) == 3 && nb_shape(y3)[1] == 2);
+    CHECK_NULL_WITH(nb_max_pool2d(x, NULL), "nb_max_pool2d", "kernel");
+    CHECK_NULL_WITH(nb_max_pool2d(x, &(nb_pool_opts){.kernel = {2}, .padding = {2}}), "nb_max_pool2d", "half");
+    CHECK_NULL_WITH(nb_max_pool2d(x, &(nb_pool_opts){.kernel = {5}}), "nb_max_pool2d", "larger");
+    CHECK_NULL_WITH(nb_max_pool2d(nb_randn(NB_SHAPE(3, 3), NB_F32), &(nb_pool_opts){.kernel = {2}}), "nb_max_pool2d",
+                    "(N, C, H, W)");
+}
+
+int main(void) {
+    nb_manual_seed(11);
+    RUN(test_conv2d_reference);
+    RUN(test_conv2d_views_and_same);
+    RUN(test_conv2d_errors);
+    RUN(test_max_pool2d_reference);
+    RUN(test_max_pool2d_gradient_and_errors);
+    return harness_finish();
+}
