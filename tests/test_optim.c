@@ -116,7 +116,7 @@ static void init_w(double w[NP]) {
 }
 
 static void formula_sgd(double lr, double mom, double damp, double wd, bool nesterov, double out[REF_STEPS][NP]) {
-    double w[NP], g[NP], buf[NP];
+    double w[NP], g[NP], buf[NP] = {0};
     init_w(w);
     for (int s = 0; s < REF_STEPS; s++) {
         grads_at(w, g);
@@ -363,7 +363,7 @@ static void test_non_contiguous_param(void) {
     CHECK(wt && !nb_is_contiguous(wt));
     nb_tensor *c = nb_from_data(C1, NB_SHAPE(2, 3), NB_F64);
     nb_optimizer *opt = nb_sgd(params_of(wt, NULL, NULL), &(nb_sgd_opts){.lr = 0.5, .momentum = 0.9});
-    double w[6], want[6], buf[6];
+    double w[6], want[6], buf[6] = {0};
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++) want[i * 3 + j] = W1[j * 2 + i];
     for (int s = 0; s < 3; s++) {

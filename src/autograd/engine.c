@@ -26,6 +26,12 @@ typedef struct engine {
     int64_t n_nodes, cap_nodes;
     nb_tensor **grads; /* per node output, at node->slot + j (owned) */
     int64_t n_grads;
+    /* gradients that reached leaves, summed over the pass and delivered once at its end, so a leaf
+     * used twice sees its hooks run once on the total (as PyTorch's AccumulateGrad) */
+    struct leaf_sum {
+        nb_tensor *leaf, *grad; /* owned references */
+    } *leaves;
+    int n_leaves, cap_leaves;
 } engine;
 
 static atomic_uint_fast64_t g_stamp_source;
@@ -138,8 +144,9 @@ static capture *find_capture(engine *e, const nb_tensor *t, const nbc_node *n, i
     return NULL;
 }
 
-/* A gradient reached a leaf: capture it, or accumulate into .grad. Takes ownership of g. */
-static int deliver_to_leaf(engine *e, nb_tensor *leaf, nb_tensor *g) {
+/* The summed gradient of a leaf, at the end of the pass: hooks, then capture it or accumulate it
+ * into .grad. Takes ownership of g. */
+static int finish_leaf(engine *e, nb_tensor *leaf, nb_tensor *g) {
     int rc = run_hooks(leaf->hooks, &g);
     if (rc) {
         nbc_decref(g);
@@ -176,6 +183,40 @@ static int deliver_to_leaf(engine *e, nb_tensor *leaf, nb_tensor *g) {
     leaf->grad->requires_grad = was;
     nb_no_grad_end();
     nbc_decref(g);
+    return rc;
+}
+
+/* A gradient reached a leaf: add it to the leaf's pending sum. Takes ownership of g. */
+static int deliver_to_leaf(engine *e, nb_tensor *leaf, nb_tensor *g) {
+    for (int k = 0; k < e->n_leaves; k++)
+        if (e->leaves[k].leaf == leaf) return accumulate(&e->leaves[k].grad, g);
+    if (e->n_leaves == e->cap_leaves) {
+        int nc = e->cap_leaves ? e->cap_leaves * 2 : 16;
+        struct leaf_sum *l = nbc_raw_realloc(e->leaves, (size_t)e->cap_leaves * sizeof *l, (size_t)nc * sizeof *l);
+        if (!l) {
+            nbc_decref(g);
+            return nbc_oom(e->fn);
+        }
+        e->leaves = l;
+        e->cap_leaves = nc;
+    }
+    nbc_incref(leaf);
+    e->leaves[e->n_leaves].leaf = leaf;
+    e->leaves[e->n_leaves++].grad = g;
+    return 0;
+}
+
+/* Deliver (rc == 0) or drop the pending leaf gradients, and free the list. */
+static int flush_leaves(engine *e, int rc) {
+    for (int k = 0; k < e->n_leaves; k++) {
+        nb_tensor *g = e->leaves[k].grad;
+        if (!rc) rc = finish_leaf(e, e->leaves[k].leaf, g);
+        else nbc_decref(g);
+        nbc_decref(e->leaves[k].leaf);
+    }
+    nbc_raw_free(e->leaves, (size_t)e->cap_leaves * sizeof *e->leaves);
+    e->leaves = NULL;
+    e->n_leaves = e->cap_leaves = 0;
     return rc;
 }
 
@@ -316,6 +357,7 @@ static int run_backward(engine *e, nb_tensor *const *roots, nb_tensor *const *se
         rc = run_node(e, n, ready, &n_ready);
         if (!rc && !e->retain_graph) nbc_node_release_saved(n);
     }
+    rc = flush_leaves(e, rc);
     if (!e->create_graph) nb_no_grad_end();
 done:
     /* Drop whatever gradients are still held (all of them, on failure). */

@@ -1,11 +1,16 @@
 /* core/threads.c — the one thread pool. Workers are started lazily, spin briefly waiting for work
  * (waking a sleeping thread costs tens of microseconds) and then sleep on a condition variable.
- * parallel_for hands out chunks through an atomic counter; work below the grain runs inline, and a
- * parallel_for called from inside a worker (or while another thread owns the pool) runs inline too,
- * so there is never a pool inside the pool. */
+ *
+ * A parallel_for is cut into chunks handed out through one atomic ticket that holds the job's
+ * generation and the next chunk index, so a worker can only ever claim chunks of the job it saw.
+ * The caller runs chunks too and then waits only for chunks others have CLAIMED to complete: a worker
+ * that wakes late (the other core busy with another process) finds nothing left and delays no one.
+ * Work below the grain runs inline, and a parallel_for called from inside a chunk (or while another
+ * thread owns the pool) runs inline too, so there is never a pool inside the pool. */
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,30 +21,31 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-#define SPIN_ITERS 20000
+/* About 50 microseconds of spinning before a worker sleeps: long enough to catch the next op of an
+ * eager training step, short enough not to starve a data-loader thread on a small machine. */
+#define SPIN_ITERS 2000
 
 typedef struct pool {
     pthread_mutex_t mu;
-    pthread_cond_t work_cv, done_cv;
+    pthread_cond_t work_cv;
     pthread_mutex_t owner; /* held by the thread running a parallel_for */
     pthread_t *threads;
-    int n_workers;          /* started workers (threads - 1) */
-    int n_threads;          /* configured total, including the caller */
-    atomic_uint_fast64_t generation;
+    int n_workers;         /* started workers (threads - 1) */
+    int n_threads;         /* configured total, including the caller */
     atomic_bool shutdown;
-    /* current job */
+    atomic_int sleeping;   /* workers blocked on work_cv */
+    /* the current job; written by the owner before it publishes a new generation in `ticket` */
     nbc_range_fn fn;
     void *ctx;
     int64_t n, chunk;
-    atomic_int_fast64_t next;
-    atomic_int active;
+    atomic_int_fast64_t n_chunks; /* read before a claim is validated, so atomic */
+    atomic_uint_fast64_t ticket; /* generation << 32 | next chunk index */
+    atomic_int_fast64_t completed;
 } pool;
 
-static pool g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
-                      .work_cv = PTHREAD_COND_INITIALIZER,
-                      .done_cv = PTHREAD_COND_INITIALIZER,
+static pool g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .work_cv = PTHREAD_COND_INITIALIZER,
                       .owner = PTHREAD_MUTEX_INITIALIZER};
-static _Thread_local bool tl_in_worker;
+static _Thread_local bool tl_in_pool;
 
 static int default_threads(void) {
     const char *env = getenv("NABLA_NUM_THREADS");
@@ -48,35 +54,39 @@ static int default_threads(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static void run_chunks(pool *p) {
+/* Claim and run chunks of generation gen until none are left. */
+static void run_chunks(pool *p, uint64_t gen) {
+    uint64_t t = atomic_load(&p->ticket);
     for (;;) {
-        int64_t b = atomic_fetch_add(&p->next, p->chunk);
-        if (b >= p->n) break;
+        if ((t >> 32) != gen || (int64_t)(t & 0xffffffffu) >= atomic_load_explicit(&p->n_chunks, memory_order_relaxed))
+            return;
+        if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) continue; /* t reloaded */
+        int64_t b = (int64_t)(t & 0xffffffffu) * p->chunk;
         int64_t e = b + p->chunk < p->n ? b + p->chunk : p->n;
         p->fn(p->ctx, b, e);
+        atomic_fetch_add(&p->completed, 1);
+        t = atomic_load(&p->ticket);
     }
 }
 
 static void *worker_main(void *arg) {
     pool *p = arg;
-    tl_in_worker = true;
-    uint64_t seen = 0;
+    tl_in_pool = true;
+    uint64_t seen = atomic_load(&p->ticket) >> 32;
     for (;;) {
-        for (int i = 0; i < SPIN_ITERS && atomic_load(&p->generation) == seen && !atomic_load(&p->shutdown); i++)
+        for (int i = 0; i < SPIN_ITERS && (atomic_load(&p->ticket) >> 32) == seen && !atomic_load(&p->shutdown); i++)
             CPU_RELAX();
-        if (atomic_load(&p->generation) == seen) {
+        if ((atomic_load(&p->ticket) >> 32) == seen) {
             pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->generation) == seen && !atomic_load(&p->shutdown)) pthread_cond_wait(&p->work_cv, &p->mu);
+            atomic_fetch_add(&p->sleeping, 1);
+            while ((atomic_load(&p->ticket) >> 32) == seen && !atomic_load(&p->shutdown))
+                pthread_cond_wait(&p->work_cv, &p->mu);
+            atomic_fetch_sub(&p->sleeping, 1);
             pthread_mutex_unlock(&p->mu);
         }
         if (atomic_load(&p->shutdown)) return NULL;
-        seen = atomic_load(&p->generation);
-        run_chunks(p);
-        if (atomic_fetch_sub(&p->active, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done_cv);
-            pthread_mutex_unlock(&p->mu);
-        }
+        seen = atomic_load(&p->ticket) >> 32;
+        run_chunks(p, seen);
     }
 }
 
@@ -91,7 +101,6 @@ static void stop_workers(pool *p) {
     p->threads = NULL;
     p->n_workers = 0;
     atomic_store(&p->shutdown, false);
-    atomic_store(&p->generation, 0);
 }
 
 static void stop_at_exit(void) {
@@ -121,7 +130,7 @@ void nbc_parallel_for(int64_t n, int64_t grain, nbc_range_fn fn, void *ctx) {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
     pool *p = &g_pool;
-    if (n <= grain || tl_in_worker || p->n_threads == 1 || pthread_mutex_trylock(&p->owner) != 0) {
+    if (n <= grain || tl_in_pool || p->n_threads == 1 || pthread_mutex_trylock(&p->owner) != 0) {
         fn(ctx, 0, n);
         return;
     }
@@ -139,20 +148,22 @@ void nbc_parallel_for(int64_t n, int64_t grain, nbc_range_fn fn, void *ctx) {
     p->ctx = ctx;
     p->n = n;
     p->chunk = chunk;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->active, p->n_workers);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->generation, 1);
-    pthread_cond_broadcast(&p->work_cv);
-    pthread_mutex_unlock(&p->mu);
-    tl_in_worker = true; /* nested parallel_for from fn runs inline on this thread too */
-    run_chunks(p);
-    tl_in_worker = false;
-    for (int i = 0; i < SPIN_ITERS && atomic_load(&p->active) > 0; i++) CPU_RELAX();
-    if (atomic_load(&p->active) > 0) {
+    atomic_store_explicit(&p->n_chunks, (n + chunk - 1) / chunk, memory_order_relaxed);
+    atomic_store(&p->completed, 0);
+    uint64_t gen = (atomic_load(&p->ticket) >> 32) + 1;
+    atomic_store(&p->ticket, gen << 32); /* publishes the job (sequentially consistent store) */
+    if (atomic_load(&p->sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->active) > 0) pthread_cond_wait(&p->done_cv, &p->mu);
+        pthread_cond_broadcast(&p->work_cv);
         pthread_mutex_unlock(&p->mu);
+    }
+    tl_in_pool = true; /* nested parallel_for from fn runs inline on this thread too */
+    run_chunks(p, gen);
+    tl_in_pool = false;
+    /* Wait for chunks other threads claimed. They are running now, so spin; yield if it takes long. */
+    for (long i = 0; atomic_load(&p->completed) < atomic_load(&p->n_chunks); i++) {
+        if (i < 4096) CPU_RELAX();
+        else sched_yield();
     }
     pthread_mutex_unlock(&p->owner);
 }

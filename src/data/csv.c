@@ -93,8 +93,8 @@ nb_tensor *nbd_csv_parse(const void *buf, size_t n, const char *name, const nb_c
             }
             size_t len = (size_t)(b - a);
             if (len >= NBD_CSV_MAX_FIELD) {
-                nbc_error(NB_ERR_FORMAT, "%s: %s:%lld:%ld: field %lld is %zu characters long; not a number", FN,
-                          name, (long long)line, col, (long long)field + 1, len);
+                nbc_error(NB_ERR_FORMAT, "%s: %s:%lld:%ld: field %lld is %zu characters long; not a number", FN, name,
+                          (long long)line, col, (long long)field + 1, len);
                 goto fail;
             }
             char tmp[NBD_CSV_MAX_FIELD];
@@ -138,9 +138,9 @@ nb_tensor *nbd_csv_parse(const void *buf, size_t n, const char *name, const nb_c
             cols = field + 1;
             first_line = line;
         } else if (field + 1 < cols) {
-            nbc_error(NB_ERR_FORMAT, "%s: %s:%lld:%ld: too few fields: found %lld, expected %lld (as on line %lld)",
-                      FN, name, (long long)line, (long)(lend - line_start) + 1, (long long)field + 1,
-                      (long long)cols, (long long)first_line);
+            nbc_error(NB_ERR_FORMAT, "%s: %s:%lld:%ld: too few fields: found %lld, expected %lld (as on line %lld)", FN,
+                      name, (long long)line, (long)(lend - line_start) + 1, (long long)field + 1, (long long)cols,
+                      (long long)first_line);
             goto fail;
         }
         rows++;
@@ -152,7 +152,8 @@ nb_tensor *nbd_csv_parse(const void *buf, size_t n, const char *name, const nb_c
     t = nbc_tensor_new(FN, o.dtype, 2, (const int64_t[]){rows, cols});
     if (!t) goto fail;
     void *data = t->storage->data;
-    if (o.dtype == NB_F64) memcpy(data, vals, nv * sizeof(double));
+    if (o.dtype == NB_F64)
+        memcpy(data, vals, nv * sizeof(double));
     else
         for (size_t i = 0; i < nv; i++) nbc_store(data, o.dtype, (int64_t)i, vals[i]);
     nbc_raw_free(vals, cap * sizeof(double));

@@ -39,7 +39,7 @@ typedef enum nbd_kind { NBD_TENSOR, NBD_USER, NBD_INDEX } nbd_kind;
 struct nb_dataset {
     atomic_int refcount; /* 1 for the user's handle, +1 for every dataset (subset/split) built on it */
     nbd_kind kind;
-    int64_t n;           /* samples (for NBD_USER: asked from vt.len at each nb_dataset_len) */
+    int64_t n; /* samples (for NBD_USER: asked from vt.len at each nb_dataset_len) */
     /* NBD_TENSOR: contiguous x (n, ...) and optional y (n, ...), owned references */
     nb_tensor *x, *y;
     /* NBD_USER */

@@ -44,7 +44,9 @@ nb_dataset *nb_dataset_new(const nb_dataset_vtable *vt, void *self) {
     static const char fn[] = "nb_dataset_new";
     if (!vt || !vt->len || !vt->get) {
         nbc_error(NB_ERR_ARG, "%s: the vtable%s is NULL (len and get are required)", fn,
-                  !vt ? "" : !vt->len ? "'s len" : "'s get");
+                  !vt        ? ""
+                  : !vt->len ? "'s len"
+                             : "'s get");
         return NULL;
     }
     nb_dataset *d = ds_alloc(fn, NBD_USER);
@@ -73,13 +75,13 @@ nb_dataset *nb_tensor_dataset(nb_tensor *x, nb_tensor *y) {
     }
     if (x->ndim < 1 || (y && y->ndim < 1)) {
         nbc_error(NB_ERR_ARG, "%s: argument #%d has shape %s; samples are rows along dim 0, so it needs >= 1 dim", fn,
-                  x->ndim < 1 ? 1 : 2, nbc_shape_str(x->ndim < 1 ? x->ndim : y->ndim, x->ndim < 1 ? x->shape : y->shape));
+                  x->ndim < 1 ? 1 : 2,
+                  nbc_shape_str(x->ndim < 1 ? x->ndim : y->ndim, x->ndim < 1 ? x->shape : y->shape));
         return NULL;
     }
     if (y && y->shape[0] != x->shape[0]) {
-        nbc_error(NB_ERR_ARG, "%s: x has %lld samples (shape %s) but y has %lld (shape %s)", fn,
-                  (long long)x->shape[0], nbc_shape_str(x->ndim, x->shape), (long long)y->shape[0],
-                  nbc_shape_str(y->ndim, y->shape));
+        nbc_error(NB_ERR_ARG, "%s: x has %lld samples (shape %s) but y has %lld (shape %s)", fn, (long long)x->shape[0],
+                  nbc_shape_str(x->ndim, x->shape), (long long)y->shape[0], nbc_shape_str(y->ndim, y->shape));
         return NULL;
     }
     nb_dataset *d = ds_alloc(fn, NBD_TENSOR);

@@ -153,8 +153,10 @@ nb_tensor *nbd_idx_parse(const void *buf, size_t n, const char *name) {
         memset(&s.zs, 0, sizeof s.zs);
         int rc = inflateInit2(&s.zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
         if (rc != Z_OK) {
-            if (rc == Z_MEM_ERROR) nbc_oom(FN);
-            else nbc_error(NB_ERR_FORMAT, "%s: %s: cannot start inflating (zlib error %d)", FN, name, rc);
+            if (rc == Z_MEM_ERROR)
+                nbc_oom(FN);
+            else
+                nbc_error(NB_ERR_FORMAT, "%s: %s: cannot start inflating (zlib error %d)", FN, name, rc);
             return NULL;
         }
         s.zinit = true;
@@ -216,9 +218,12 @@ nb_tensor *nbd_idx_parse(const void *buf, size_t n, const char *name) {
     bool overflow = false, empty = false;
     for (int i = 0; i < nd; i++) {
         shape[i] = be32(hdr + 4 + 4 * i);
-        if (shape[i] == 0) empty = true;
-        else if (count > (UINT64_MAX / 16) / (uint64_t)shape[i]) overflow = true;
-        else count *= (uint64_t)shape[i];
+        if (shape[i] == 0)
+            empty = true;
+        else if (count > (UINT64_MAX / 16) / (uint64_t)shape[i])
+            overflow = true;
+        else
+            count *= (uint64_t)shape[i];
     }
     /* Bytes in the file and in the tensor: both must fit comfortably in size_t and int64. */
     if (overflow || count > (uint64_t)(SIZE_MAX / 16) || count > (uint64_t)(INT64_MAX / 16)) {

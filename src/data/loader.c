@@ -106,8 +106,8 @@ static int stack_samples(nb_loader *l, int64_t e, int64_t start, int64_t count, 
             for (int t = 0; t < 2; t++) {
                 if (!s[t]) continue;
                 if (s[t]->ndim >= NB_MAX_DIMS) {
-                    rc = nbc_error(NB_ERR_ARG, "%s: sample %lld's %s has %d dims; a batch of it would exceed %d", FN_NEXT,
-                                   (long long)i, t ? "target" : "input", s[t]->ndim, NB_MAX_DIMS);
+                    rc = nbc_error(NB_ERR_ARG, "%s: sample %lld's %s has %d dims; a batch of it would exceed %d",
+                                   FN_NEXT, (long long)i, t ? "target" : "input", s[t]->ndim, NB_MAX_DIMS);
                     break;
                 }
                 int64_t shape[NB_MAX_DIMS];
@@ -126,9 +126,8 @@ static int stack_samples(nb_loader *l, int64_t e, int64_t start, int64_t count, 
                 if (!s[t] != !first[t] || (s[t] && !same_meta(s[t], first[t]))) {
                     rc = nbc_error(NB_ERR_ARG,
                                    "%s: sample %lld's %s (%s) does not match sample %lld's (%s) in the same batch",
-                                   FN_NEXT, (long long)i, t ? "target" : "input",
-                                   s[t] ? nbc_desc(s[t]) : "none", (long long)first_i,
-                                   first[t] ? nbc_desc(first[t]) : "none");
+                                   FN_NEXT, (long long)i, t ? "target" : "input", s[t] ? nbc_desc(s[t]) : "none",
+                                   (long long)first_i, first[t] ? nbc_desc(first[t]) : "none");
                 }
             }
         }
@@ -349,7 +348,8 @@ nb_loader *nb_loader_new(nb_dataset *d, const nb_loader_opts *opts) {
             if (!l->map) goto oom;
             for (int64_t i = 0; i < n; i++) {
                 int64_t k = i;
-                for (const nb_dataset *v = d; v->kind == NBD_INDEX; v = v->parent) k = v->idx ? v->idx[k] : v->start + k;
+                for (const nb_dataset *v = d; v->kind == NBD_INDEX; v = v->parent)
+                    k = v->idx ? v->idx[k] : v->start + k;
                 l->map[i] = k;
             }
         }
@@ -368,8 +368,10 @@ nb_loader *nb_loader_new(nb_dataset *d, const nb_loader_opts *opts) {
     if (!o.no_prefetch && l->nbatches > 0) {
         if (pthread_mutex_init(&l->mu, NULL) == 0) {
             if (pthread_cond_init(&l->cv, NULL) == 0) {
-                if (pthread_create(&l->thread, NULL, worker_main, l) == 0) l->threaded = true;
-                else pthread_cond_destroy(&l->cv);
+                if (pthread_create(&l->thread, NULL, worker_main, l) == 0)
+                    l->threaded = true;
+                else
+                    pthread_cond_destroy(&l->cv);
             }
             if (!l->threaded) pthread_mutex_destroy(&l->mu);
         }
@@ -405,8 +407,10 @@ bool nb_loader_next(nb_loader *l, nb_batch *b) {
     l->cur_x = b->x = x;
     l->cur_y = b->y = y;
     if (l->threaded) {
-        if (p + 1 < l->nbatches) post_job(l, e, p + 1);
-        else post_job(l, e + 1, 0);
+        if (p + 1 < l->nbatches)
+            post_job(l, e, p + 1);
+        else
+            post_job(l, e + 1, 0);
     }
     return true;
 }
@@ -429,7 +433,8 @@ int64_t nb_loader_position(const nb_loader *l) {
 int nb_loader_seek(nb_loader *l, int64_t epoch, int64_t position) {
     if (!l) return nbc_error(NB_ERR_ARG, "nb_loader_seek: loader is NULL");
     if (epoch < 0 || position < 0 || position > l->nbatches)
-        return nbc_error(NB_ERR_ARG, "nb_loader_seek: (epoch %lld, position %lld) is out of range (%lld batches per epoch)",
+        return nbc_error(NB_ERR_ARG,
+                         "nb_loader_seek: (epoch %lld, position %lld) is out of range (%lld batches per epoch)",
                          (long long)epoch, (long long)position, (long long)l->nbatches);
     l->epoch = epoch;
     l->pos = position;

@@ -15,6 +15,11 @@
  * Each C element belongs to exactly one task, and its k-blocks are added in order (C = t0, then
  * C = C + t1, ...), so 1 and N threads give bitwise identical results.
  *
+ * Small products (M*N*K <= 128^3) and skinny ones (M <= 8) skip packing: an unpacked 6x64 kernel
+ * (fewer rows for the last strip) reads A in place and B from its rows (B with strided rows is first
+ * copied row-major), over the whole k range; large skinny ones split the column strips over threads.
+ * The path is chosen from the shape alone, never from the thread count.
+ *
  * The portable loops below (f64, scalar dispatch level, non-x86 builds, out-of-memory fallback):
  * B is packed into contiguous rows when its rows are not contiguous, then each block of four C rows
  * streams over B's rows so every loaded B element feeds four FMAs. */
@@ -138,18 +143,14 @@ static void epilogue_pass(nb_dtype t, int64_t m, int64_t n, void *c, int64_t ldc
 
 /* ---- packed f32 GEMM ----------------------------------------------------------------------------- */
 
-#ifndef KC_MAX
-#define KC_MAX 256
-#endif
-#define KC_MAX_   /* k-block: A~ micro-panel (MR x kc) in L1 */
-#ifndef NC_MAX
-#define NC_MAX 512
-#endif
-#define NC_MAX_   /* columns per task: B~ (kc x nc) in L2 */
+#define KC_MAX 256   /* k-block: A~ micro-panel (MR x kc) in L1 */
+#define NC_MAX 512   /* columns per task: B~ (kc x nc) in L2 */
 #define MC_MAX 4096  /* rows of A~ packed at once (shared, L3) */
 #define PAR_MIN_FLOPS 2000000.0 /* below this, one thread */
+#define SMALL_MNK (128.0 * 128 * 128) /* up to this M*N*K, the unpacked small-matrix kernel */
+#define SMALL_M 8                     /* and for any product with at most this many rows */
 
-static const nbk_sgemm_arch scalar_arch = {"scalar", 0, 0, NULL, NULL, NULL};
+static const nbk_sgemm_arch scalar_arch = {"scalar", 0, 0, NULL, NULL, NULL, 0, 0, NULL};
 
 static const nbk_sgemm_arch *sgemm_arch(void) {
     static const nbk_sgemm_arch *_Atomic cached;
@@ -209,21 +210,12 @@ static void sg_task_chunk(void *ctx, int64_t b, int64_t e) {
         int64_t r0 = tm * g->mc_t, r1 = r0 + g->mc_t < g->mb ? r0 + g->mc_t : g->mb;
         int64_t j0 = tn * g->nc_t, j1 = j0 + g->nc_t < g->n ? j0 + g->nc_t : g->n;
         ar->pack_b(pb, g->b + g->p0 * g->rsb + j0 * g->csb, g->rsb, g->csb, kc, j1 - j0);
-#ifdef NBK_JR_OUTER
-        for (int64_t jr = j0; jr < j1; jr += nr) {
-            int nrem = (int)(j1 - jr < nr ? j1 - jr : nr);
-            for (int64_t ir = r0; ir < r1; ir += mr) {
-                const float *pa = g->pa + ir * kc;
-                float *crow = g->c + (g->i0 + ir) * g->ldc;
-                int mrem = (int)(r1 - ir < mr ? r1 - ir : mr);
-#else
         for (int64_t ir = r0; ir < r1; ir += mr) {
             const float *pa = g->pa + ir * kc; /* ir is a multiple of MR */
             float *crow = g->c + (g->i0 + ir) * g->ldc;
             int mrem = (int)(r1 - ir < mr ? r1 - ir : mr);
             for (int64_t jr = j0; jr < j1; jr += nr) {
                 int nrem = (int)(j1 - jr < nr ? j1 - jr : nr);
-#endif
                 ar->tile(kc, pa, pb + (jr - j0) * kc, crow + jr, g->ldc, mrem, nrem, g->flags,
                          g->last && g->bias ? g->bias + jr : NULL);
             }
@@ -233,6 +225,55 @@ static void sg_task_chunk(void *ctx, int64_t b, int64_t e) {
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- small and skinny f32 products: no packing of A, B read in place when its rows are contiguous */
+
+typedef struct sm_job {
+    const nbk_sgemm_arch *ar;
+    int64_t m, n, k;
+    const float *a, *b;
+    int64_t rsa, csa, ldb;
+    float *c;
+    int64_t ldc;
+    const float *bias;
+    int flags;
+} sm_job;
+
+static void sm_chunk(void *ctx, int64_t b, int64_t e) {
+    const sm_job *g = ctx;
+    int64_t smr = g->ar->small_mr, snr = g->ar->small_nr;
+    for (int64_t jb = b; jb < e; jb++) {
+        int64_t j0 = jb * snr;
+        int nr = (int)(g->n - j0 < snr ? g->n - j0 : snr);
+        for (int64_t i0 = 0; i0 < g->m; i0 += smr) {
+            int mr = (int)(g->m - i0 < smr ? g->m - i0 : smr);
+            g->ar->small(g->k, g->a + i0 * g->rsa, g->rsa, g->csa, g->b + j0, g->ldb, g->c + i0 * g->ldc + j0, g->ldc,
+                         mr, nr, g->flags, g->bias ? g->bias + j0 : NULL);
+        }
+    }
+}
+
+static bool sgemm_small(const nbk_sgemm_arch *ar, int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                        int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c, int64_t ldc,
+                        const float *bias, bool relu) {
+    sm_job g = {.ar = ar, .m = m, .n = n, .k = k, .a = a, .b = b, .rsa = rsa, .csa = csa, .ldb = rsb, .c = c,
+                .ldc = ldc, .bias = bias, .flags = relu ? NBK_TILE_RELU : 0};
+    void *buf = NULL;
+    size_t cap = 0;
+    if (csb != 1) { /* B with strided rows: one row-major copy */
+        buf = nbc_block_alloc((size_t)(k * n) * sizeof(float), &cap);
+        if (!buf) return false;
+        int64_t shape[2] = {k, n}, ds[2] = {n, 1}, ss[2] = {rsb, csb};
+        nbk_copy(buf, NB_F32, ds, b, NB_F32, ss, 2, shape);
+        g.b = buf;
+        g.ldb = n;
+    }
+    int64_t blocks = ceil_div(n, ar->small_nr);
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    nbc_parallel_for(blocks, flops < PAR_MIN_FLOPS ? blocks : 1, sm_chunk, &g);
+    if (buf) nbc_block_free(buf, cap);
+    return true;
+}
 
 /* Returns false (C untouched or partly written) when memory ran out; the caller recomputes. */
 static bool sgemm_packed(const nbk_sgemm_arch *ar, int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
@@ -287,6 +328,10 @@ void nbk_gemm_ex(nb_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int
     bool has_ep = ep && (ep->bias || ep->activation != NBK_ACT_NONE);
     if (t == NB_F32 && k > 0) {
         const nbk_sgemm_arch *ar = sgemm_arch();
+        bool small = (double)m * (double)n * (double)k <= SMALL_MNK || m <= SMALL_M;
+        if (ar->small && small && sgemm_small(ar, m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, has_ep ? ep->bias : NULL,
+                                              has_ep && ep->activation == NBK_ACT_RELU))
+            return;
         if (ar->tile && sgemm_packed(ar, m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, has_ep ? ep->bias : NULL,
                                      has_ep && ep->activation == NBK_ACT_RELU))
             return;

@@ -18,7 +18,7 @@
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-AVX2_ATTR __attribute__((noinline, noclone)) static void avx2_tile(int64_t kc, const float *restrict pa,
+AVX2_ATTR NBK_KERNEL static void avx2_tile(int64_t kc, const float *restrict pa,
                                                                   const float *restrict pb, float *restrict c,
                                                                   int64_t ldc, int mr, int nr, int flags,
                                                                   const float *restrict bias) {
@@ -85,6 +85,6 @@ AVX2_ATTR __attribute__((noinline, noclone)) static void avx2_tile(int64_t kc, c
     }
 }
 
-const nbk_sgemm_arch nbk_sgemm_avx2 = {"avx2", MR, NR, avx2_pack_a, avx2_pack_b, avx2_tile};
+const nbk_sgemm_arch nbk_sgemm_avx2 = {"avx2", MR, NR, avx2_pack_a, avx2_pack_b, avx2_tile, 0, 0, NULL};
 
 #endif

@@ -12,6 +12,14 @@
 
 #include "kernels.h"
 
+/* Micro-kernels are never inlined or cloned: gcc's constprop clones of such kernels have spilled
+ * their accumulators (kernels.md). clang has no noclone. */
+#if defined(__clang__)
+#define NBK_KERNEL __attribute__((noinline))
+#else
+#define NBK_KERNEL __attribute__((noinline, noclone))
+#endif
+
 /* Micro-kernel flags. */
 enum {
     NBK_TILE_ACC = 1,  /* C += A~B~ (later k-blocks); otherwise C = A~B~ */
@@ -26,11 +34,18 @@ typedef void (*nbk_sgemm_tile_fn)(int64_t kc, const float *pa, const float *pb, 
  * cols = kc, MR-row panels. pack_b: rows = kc, cols = nc, NR-column panels. */
 typedef void (*nbk_pack_fn)(float *dst, const float *src, int64_t rs, int64_t cs, int64_t rows, int64_t cols);
 
+/* Unpacked kernel for small products: C[0..mr) x [0..nr) (+)= A (mr x k, element (i, p) at
+ * a[i * rsa + p * csa]) * B (k x nr, element (p, j) at b[p * ldb + j]), then bias and activation. */
+typedef void (*nbk_sgemm_small_fn)(int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t ldb,
+                                   float *c, int64_t ldc, int mr, int nr, int flags, const float *bias);
+
 typedef struct nbk_sgemm_arch {
     const char *name;
     int mr, nr;
     nbk_pack_fn pack_a, pack_b;
     nbk_sgemm_tile_fn tile;
+    int small_mr, small_nr; /* tile of the unpacked kernel (0 when there is none) */
+    nbk_sgemm_small_fn small;
 } nbk_sgemm_arch;
 
 #if defined(__x86_64__)
