@@ -125,7 +125,16 @@ static void test_constructor_failures(void) {
     /* A failed layer inside nb_sequential's list makes the whole model fail, not silently shorten. */
     nb_module *net = nb_sequential(nb_linear_layer(2, 2), nb_linear_layer(-1, 2), nb_relu_layer(), NULL);
     CHECK(net == NULL);
+    CHECK(strstr(nb_last_error(), "child #2 is NULL") != NULL);
     nb_clear_error();
+    /* a failed last layer before the NULL terminator, and without one */
+    CHECK_NULL_WITH(nb_sequential(nb_relu_layer(), nb_linear_layer(3, -3), NULL), "nb_sequential", "child #2",
+                    "must be positive");
+    CHECK_NULL_WITH(nb_sequential(nb_relu_layer(), nb_linear_layer(3, -3)), "nb_sequential", "last layer",
+                    "must be positive");
+    nb_module *plain = nb_sequential(nb_relu_layer(), nb_tanh_layer()); /* no terminator needed */
+    CHECK(plain != NULL);
+    nb_module_free(plain);
     nb_module *ok = nb_sequential(nb_linear_layer(2, 2), NULL); /* the failure was consumed */
     CHECK(ok != NULL);
     nb_module_free(ok);

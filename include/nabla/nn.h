@@ -49,12 +49,17 @@ NB_API nb_module *nb_maxpool2d_layer(const nb_pool_opts *opts);
  * parameters "weight", "bias"; buffers "running_mean", "running_var", "num_batches_tracked". */
 NB_API nb_module *nb_batchnorm2d_layer(int64_t num_features);
 NB_API nb_module *nb_batchnorm1d_layer(int64_t num_features);
-/* Run children in order. Takes ownership of every child (also on failure); the list ends with NULL.
- * Children are named "0", "1", ... as in torch.nn.Sequential. Because a failed constructor also
- * returns NULL, nb_sequential fails (and frees the children it got) when the latest error on this
- * thread is an uncleared failure of a module constructor, so a broken layer cannot silently shorten
- * the model. (Call nb_clear_error() once you have handled an error you mean to continue past.) */
-NB_API nb_module *nb_sequential(nb_module *first, ...);
+/* Run children in order: nb_sequential(a, b, c) (a trailing NULL, as in nb_sequential(a, b, NULL),
+ * is accepted too). Takes ownership of every child, also on failure. Children are named "0", "1",
+ * ... as in torch.nn.Sequential. A NULL child (a constructor that failed) makes the whole call fail
+ * and free the others, so a broken layer can never silently shorten the model; for a trailing NULL
+ * that is decided by whether the latest, uncleared error on this thread is a failed module
+ * constructor. nb_sequential is a macro that counts its arguments; nb_sequential_array is the
+ * function behind it (for C++ or arrays built at run time). */
+NB_API nb_module *nb_sequential_array(nb_module *const *children, int n);
+#define nb_sequential(...)                                                                         \
+    nb_sequential_array((nb_module *[]){__VA_ARGS__},                                              \
+                        (int)(sizeof((nb_module *[]){__VA_ARGS__}) / sizeof(nb_module *)))
 
 /* ---- using a module ------------------------------------------------------------------------------ */
 

@@ -4,7 +4,6 @@
 #include "nn_internal.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 /* ---- Linear --------------------------------------------------------------------------------------- */
@@ -119,25 +118,30 @@ static nb_tensor *sequential_forward(nb_module *m, nb_tensor *x) {
 
 static const nbn_module_vt k_sequential = {"Sequential", sequential_forward, NULL, NULL};
 
-nb_module *nb_sequential(nb_module *first, ...) {
-    va_list ap;
-    va_start(ap, first);
-    nb_module *m = nbn_module_new("nb_sequential", &k_sequential);
-    int rc = m ? 0 : NB_ERR_NOMEM;
-    int i = 0;
-    for (nb_module *c = first; c; c = va_arg(ap, nb_module *), i++) {
-        if (rc) { /* keep the ownership promise: free the rest */
-            nb_module_free(c);
+nb_module *nb_sequential_array(nb_module *const *children, int n) {
+    static const char fn[] = "nb_sequential";
+    int count = n, rc = 0;
+    if (n < 0 || (n > 0 && !children)) return nbc_error(NB_ERR_ARG, "%s: invalid child list", fn), nbn_constructed(NULL);
+    bool trailing_null = count > 0 && !children[count - 1];
+    if (trailing_null) count--; /* a terminator, or a failed last child: decided below */
+    bool ctor_failed = nbn_take_ctor_failure();
+    char cause[256]; /* the constructor's own message (copied: the new error reuses the buffer) */
+    snprintf(cause, sizeof cause, "%s", nb_last_status() ? nb_last_error() : "no error recorded");
+    for (int i = 0; i < count && !rc; i++)
+        if (!children[i]) rc = nbc_error(NB_ERR_ARG, "%s: child #%d is NULL (%s)", fn, i + 1, cause);
+    if (!rc && trailing_null && ctor_failed)
+        rc = nbc_error(NB_ERR_ARG, "%s: the last layer's constructor failed (%s)", fn, cause);
+    nb_module *m = rc ? NULL : nbn_module_new(fn, &k_sequential);
+    if (!m && !rc) rc = NB_ERR_NOMEM;
+    for (int i = 0; i < count; i++) {
+        if (rc) { /* keep the ownership promise: free what we were given */
+            nb_module_free(children[i]);
             continue;
         }
         char name[16];
         snprintf(name, sizeof name, "%d", i);
-        rc = nbn_module_add_child(m, name, c);
+        rc = nbn_module_add_child(m, name, children[i]); /* frees the child on failure */
     }
-    va_end(ap);
-    if (!rc && nbn_take_ctor_failure())
-        rc = nbc_error(NB_ERR_ARG, "nb_sequential: a layer constructor failed before this call (%s); the list "
-                       "ends at the first NULL, so the model would be incomplete", nb_last_error());
     if (rc) {
         nb_module_free(m);
         return nbn_constructed(NULL);

@@ -3,7 +3,6 @@
  * Concrete layers live in layers.c. */
 #include "nn_internal.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 static char *dup_name(const char *fn, const char *s) {
