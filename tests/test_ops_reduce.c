@@ -175,11 +175,10 @@ static void test_argmax(void) {
                                     keep ? " keepdim" : "", ref_layout_name[l]);
                         nb_tensor *y = nb_argmax(t, use, keep);
                         bool red[NB_MAX_DIMS] = {false};
-                        int64_t os[NB_MAX_DIMS], r = 1;
+                        int64_t os[NB_MAX_DIMS];
                         int ond = 0;
                         for (int k = 0; k < sh->nd; k++) {
                             red[k] = all || k == dim;
-                            if (red[k]) r *= sh->s[k];
                             if (!red[k]) os[ond++] = sh->s[k];
                             else if (keep) os[ond++] = 1;
                         }
