@@ -184,6 +184,9 @@ static void test_bad_shapes_at_creation(void) {
     CHECK_NULL_WITH(nb_zeros(9, nine, NB_F32), "nb_zeros", "9 dims", "0..8");
     CHECK_NULL_WITH(nb_ones(-1, nine, NB_F32), "nb_ones", "-1 dims");
     CHECK(nb_zeros(8, nine, NB_F32) != NULL); /* 8 dims is the maximum, and allowed */
+    /* sizes whose product overflows, also when another dim is 0 (the strides would still overflow) */
+    CHECK_NULL_WITH(nb_empty(NB_SHAPE((int64_t)1 << 40, 0, (int64_t)1 << 40), NB_F32), "nb_empty", "too large");
+    CHECK_NULL_WITH(nb_zeros(NB_SHAPE((int64_t)1 << 31, (int64_t)1 << 31, 4), NB_F32), "nb_zeros", "too large");
     nb_tensor *x = f32(NB_SHAPE(1));
     CHECK_NULL_WITH(nb_reshape(x, 9, nine), "nb_reshape", "9 dims");
     CHECK_NULL_WITH(nb_unsqueeze(nb_zeros(8, nine, NB_F32), 0), "nb_unsqueeze", "maximum");

@@ -60,11 +60,17 @@ static nb_tensor *tensor_alloc(const char *fn, nb_dtype dtype, int ndim, const i
         nbc_error(NB_ERR_ARG, "%s: %d dims requested; nabla supports 0..%d", fn, ndim, NB_MAX_DIMS);
         return NULL;
     }
+    int64_t nonzero = 1; /* strides multiply the non-zero sizes: they must fit even when numel is 0 */
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             nbc_error(NB_ERR_ARG, "%s: shape %s has a negative size", fn, nbc_shape_str(ndim, shape));
             return NULL;
         }
+        if (shape[i] > 1 && nonzero > ((int64_t)1 << 62) / shape[i]) {
+            nbc_error(NB_ERR_ARG, "%s: shape %s is too large", fn, nbc_shape_str(ndim, shape));
+            return NULL;
+        }
+        if (shape[i] > 1) nonzero *= shape[i];
     }
     nb_tensor *t = nbc_raw_alloc(sizeof *t);
     if (!t) {
