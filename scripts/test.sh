@@ -2,9 +2,10 @@
 # scripts/test.sh — build and run every test: release build (gcc, warnings as errors), the same suite
 # under AddressSanitizer + UndefinedBehaviorSanitizer, a clang build, the install check (pkg-config
 # and CMake find_package from an outside project), and a check that docs/ops.md matches the registry.
+# Installs the build tools and Debian's dataset-fashion-mnist (the end-to-end training test uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh dataset-fashion-mnist
 jobs=$(nproc)
 
 echo "== release build (gcc, -Werror) =="
