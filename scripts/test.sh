@@ -2,10 +2,12 @@
 # scripts/test.sh — build and run every test: release build (gcc, warnings as errors), the same suite
 # under AddressSanitizer + UndefinedBehaviorSanitizer, a clang build, the install check (pkg-config
 # and CMake find_package from an outside project), and a check that docs/ops.md matches the registry.
-# Installs the build tools and Debian's dataset-fashion-mnist (the end-to-end training test uses it).
+# Then fuzzes the file parsers for a bounded time. Installs the build tools, libFuzzer's runtime and
+# Debian's dataset-fashion-mnist (the end-to-end training test uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh dataset-fashion-mnist
+scripts/deps.sh "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev" # libFuzzer's runtime
 jobs=$(nproc)
 
 echo "== release build (gcc, -Werror) =="
@@ -36,4 +38,7 @@ if [ -x tests/install_check.sh ]; then
   echo "== install check (pkg-config and find_package) =="
   tests/install_check.sh
 fi
+echo "== fuzzing the IDX and CSV parsers (libFuzzer, ASan+UBSan, 20 s each) =="
+fuzz/run.sh 20
+
 echo "== all tests passed =="
