@@ -198,6 +198,20 @@ static void test_batchnorm(void) {
     nb_module_free(bn);
 }
 
+static void test_state_dict_names(void) {
+    nb_module *net = nb_sequential(nb_conv2d_layer(1, 2, 3, NULL), nb_batchnorm2d_layer(2), nb_relu_layer(),
+                                   nb_flatten_layer(), nb_linear_layer(8, 3));
+    nb_params *sd = nb_module_state_dict(net);
+    const char *want[] = {"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                          "1.num_batches_tracked", "4.weight", "4.bias"};
+    CHECK(nb_params_count(sd) == 9);
+    for (int i = 0; i < 9 && i < nb_params_count(sd); i++)
+        CHECK_MSG(strcmp(nb_params_name(sd, i), want[i]) == 0, "#%d is %s", i, nb_params_name(sd, i));
+    CHECK(nb_dtype_of(nb_params_get(sd, 6)) == NB_I64 && nb_ndim(nb_params_get(sd, 6)) == 0);
+    nb_params_free(sd);
+    nb_module_free(net);
+}
+
 static nb_tensor *f_bn(nb_tensor *const *in, void *ud) {
     (void)ud;
     return nb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1, 1e-5);
@@ -224,5 +238,6 @@ int main(void) {
     RUN(test_conv_pool_layers);
     RUN(test_batchnorm);
     RUN(test_batch_norm_gradcheck);
+    RUN(test_state_dict_names);
     return harness_finish();
 }

@@ -83,6 +83,10 @@ NB_API nb_params *nb_params_new(void);
 NB_API int nb_params_add(nb_params *p, const char *name, nb_tensor *t);
 /* All parameters of m and its children, in registration order, with dotted names. New list. */
 NB_API nb_params *nb_module_parameters(nb_module *m);
+/* Every parameter AND buffer (running statistics, num_batches_tracked), named and ordered exactly as
+ * PyTorch's state_dict() for the equivalent model: a module's parameters, its buffers, then its
+ * children. The tensors are the module's own (writing into them changes the module). New list. */
+NB_API nb_params *nb_module_state_dict(nb_module *m);
 NB_API int nb_params_count(const nb_params *p);
 /* Borrowed: valid while the list lives. NULL when i is out of range. */
 NB_API nb_tensor *nb_params_get(const nb_params *p, int i);

@@ -148,31 +148,42 @@ void nb_module_train(nb_module *m, bool training) {
 bool nb_module_is_training(const nb_module *m) { return m && m->training; }
 const char *nb_module_type(const nb_module *m) { return m ? m->vt->type : NULL; }
 
-static int collect_params(nb_module *m, const char *prefix, nb_params *p) {
+/* Depth-first, as PyTorch: a module's parameters, then (for a state dict) its buffers, then its
+ * children in registration order. */
+static int collect(nb_module *m, const char *prefix, nb_params *p, bool buffers) {
     char name[512];
     for (int i = 0; i < m->n_params; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, m->param_names[i]);
         int rc = nbn_params_push(p, name, m->params[i]);
         if (rc) return rc;
     }
+    for (int i = 0; buffers && i < m->n_buffers; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, m->buffer_names[i]);
+        int rc = nbn_params_push(p, name, m->buffers[i]);
+        if (rc) return rc;
+    }
     for (int i = 0; i < m->n_children; i++) {
         snprintf(name, sizeof name, "%s%s.", prefix, m->child_names[i]);
-        int rc = collect_params(m->children[i], name, p);
+        int rc = collect(m->children[i], name, p, buffers);
         if (rc) return rc;
     }
     return 0;
 }
 
-nb_params *nb_module_parameters(nb_module *m) {
-    if (!m) return nbc_error(NB_ERR_ARG, "nb_module_parameters: module is NULL"), NULL;
-    nb_params *p = nbn_params_new("nb_module_parameters");
+static nb_params *named_list(nb_module *m, const char *fn, bool buffers) {
+    if (!m) return nbc_error(NB_ERR_ARG, "%s: module is NULL", fn), NULL;
+    nb_params *p = nbn_params_new(fn);
     if (!p) return NULL;
-    if (collect_params(m, "", p)) {
+    if (collect(m, "", p, buffers)) {
         nb_params_free(p);
         return NULL;
     }
     return p;
 }
+
+nb_params *nb_module_state_dict(nb_module *m) { return named_list(m, "nb_module_state_dict", true); }
+
+nb_params *nb_module_parameters(nb_module *m) { return named_list(m, "nb_module_parameters", false); }
 
 void nb_module_freeze(nb_module *m, bool frozen) {
     if (!m) return;
