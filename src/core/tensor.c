@@ -87,34 +87,50 @@ static nb_tensor *tensor_alloc(const char *fn, nb_dtype dtype, int ndim, const i
     return t;
 }
 
-nb_tensor *nbc_tensor_new(const char *fn, nb_dtype dtype, int ndim, const int64_t *shape) {
+/* Undo tensor_alloc for a tensor that never got storage. */
+static void tensor_discard(nb_tensor *t) {
+    atomic_fetch_sub(&g_live_tensors, 1);
+    nbc_raw_free(t, sizeof *t);
+}
+
+/* A contiguous tensor of the given shape on new storage: a block from the cache, or (user) the
+ * caller's buffer at data, released by release. NOT registered in a scope. */
+static nb_tensor *tensor_with_storage(const char *fn, nb_dtype dtype, int ndim, const int64_t *shape, bool user,
+                                      void *data, nb_release_fn release, void *release_ud) {
     nb_tensor *t = tensor_alloc(fn, dtype, ndim, shape);
     if (!t) return NULL;
     nbc_contiguous_strides(ndim, shape, t->strides);
     int64_t n = nbc_numel(ndim, shape);
     if (n > (int64_t)((SIZE_MAX / 4) / nb_dtype_size(dtype))) {
         nbc_error(NB_ERR_ARG, "%s: shape %s is too large", fn, nbc_shape_str(ndim, shape));
-        goto fail;
+        tensor_discard(t);
+        return NULL;
     }
     nbc_storage *s = nbc_raw_alloc(sizeof *s);
-    if (!s) goto oom;
-    memset(s, 0, sizeof *s);
-    atomic_init(&s->refcount, 1);
-    atomic_init(&s->version, 0);
-    s->nbytes = (size_t)n * nb_dtype_size(dtype);
-    s->data = nbc_block_alloc(s->nbytes, &s->capacity);
-    if (!s->data) {
-        nbc_raw_free(s, sizeof *s);
-        goto oom;
+    if (s) {
+        memset(s, 0, sizeof *s);
+        atomic_init(&s->refcount, 1);
+        atomic_init(&s->version, 0);
+        s->nbytes = (size_t)n * nb_dtype_size(dtype);
+        s->data = user ? data : nbc_block_alloc(s->nbytes, &s->capacity);
+        s->release = release;
+        s->release_ud = release_ud;
+        if (!user && !s->data) {
+            nbc_raw_free(s, sizeof *s);
+            s = NULL;
+        }
+    }
+    if (!s) {
+        nbc_oom(fn);
+        tensor_discard(t);
+        return NULL;
     }
     t->storage = s;
     return t;
-oom:
-    nbc_oom(fn);
-fail:
-    atomic_fetch_sub(&g_live_tensors, 1);
-    nbc_raw_free(t, sizeof *t);
-    return NULL;
+}
+
+nb_tensor *nbc_tensor_new(const char *fn, nb_dtype dtype, int ndim, const int64_t *shape) {
+    return tensor_with_storage(fn, dtype, ndim, shape, false, NULL, NULL, NULL);
 }
 
 nb_tensor *nbc_tensor_view(const char *fn, nb_tensor *base, nb_dtype dtype, int ndim, const int64_t *shape,
@@ -139,24 +155,8 @@ nb_tensor *nb_from_buffer(void *data, int ndim, const int64_t *shape, nb_dtype d
         nbc_error(NB_ERR_ARG, "%s: shape is NULL for %d dims", fn, ndim);
         return NULL;
     }
-    nb_tensor *t = tensor_alloc(fn, dtype, ndim, shape);
+    nb_tensor *t = tensor_with_storage(fn, dtype, ndim, shape, true, data, release, user_data);
     if (!t) return NULL;
-    nbc_contiguous_strides(ndim, shape, t->strides);
-    nbc_storage *s = nbc_raw_alloc(sizeof *s);
-    if (!s) {
-        atomic_fetch_sub(&g_live_tensors, 1);
-        nbc_raw_free(t, sizeof *t);
-        nbc_oom(fn);
-        return NULL;
-    }
-    memset(s, 0, sizeof *s);
-    atomic_init(&s->refcount, 1);
-    atomic_init(&s->version, 0);
-    s->data = data;
-    s->nbytes = (size_t)nbc_numel(ndim, shape) * nb_dtype_size(dtype);
-    s->release = release;
-    s->release_ud = user_data;
-    t->storage = s;
     return nbc_track(t);
 }
 
