@@ -212,6 +212,67 @@ static void test_state_dict_names(void) {
     nb_module_free(net);
 }
 
+static void test_containers(void) {
+    nb_module *list = nb_module_list(nb_linear_layer(3, 4), nb_relu_layer(), NULL);
+    CHECK(list && nb_module_num_children(list) == 2);
+    CHECK(strcmp(nb_module_type(nb_module_child(list, 1)), "ReLU") == 0);
+    CHECK_NULL_WITH(nb_module_child(list, 2), "nb_module_child", "out of range");
+    CHECK_NULL_WITH(nb_module_forward(list, nb_ones(NB_SHAPE(1, 3), NB_F32)), "ModuleList", "no forward");
+    nb_params *p = nb_module_parameters(list);
+    CHECK(nb_params_count(p) == 2 && strcmp(nb_params_name(p, 0), "0.weight") == 0);
+    nb_params_free(p);
+    nb_module_free(list);
+    /* residual: body(x) + x, and body(x) + shortcut(x) */
+    nb_module *lin = nb_linear_layer(4, 4);
+    nb_module *res = nb_residual_layer(lin, NULL);
+    nb_tensor *x = nb_randn(NB_SHAPE(2, 4), NB_F32);
+    nb_tensor *y = nb_module_forward(res, x);
+    CHECK(y && h_max_abs_diff(y, nb_add(nb_module_forward(lin, x), x)) < 1e-6);
+    nb_module *res2 = nb_residual_layer(nb_linear_layer(4, 3), nb_linear_layer_nobias(4, 3));
+    nb_params *p2 = nb_module_parameters(res2);
+    CHECK(nb_params_count(p2) == 3 && strcmp(nb_params_name(p2, 2), "shortcut.weight") == 0);
+    nb_params_free(p2);
+    CHECK(nb_module_forward(res2, x) != NULL);
+    CHECK_NULL_WITH(nb_residual_layer(NULL, nb_relu_layer()), "nb_residual_layer", "body");
+    nb_module_free(res2);
+    nb_module_free(res);
+}
+
+static void test_initialisers(void) {
+    nb_manual_seed(9);
+    nb_tensor *w = nb_param(nb_zeros(NB_SHAPE(200, 100, 3, 3), NB_F32)); /* fan_in 900, fan_out 1800 */
+    CHECK(nb_init_xavier_uniform(w, 1.0) == 0);
+    double a = sqrt(6.0 / 2700.0);
+    CHECK(nb_item(nb_max(nb_abs(w), NULL)) <= a && nb_item(nb_max(w, NULL)) > 0.95 * a);
+    CHECK(nb_init_kaiming_normal(w, 0, NB_FAN_IN, "relu") == 0);
+    double std = sqrt(nb_item(nb_mean(nb_mul(w, w), NULL)));
+    CHECK_NEAR(std, sqrt(2.0 / 900.0), 0.02 * sqrt(2.0 / 900.0));
+    CHECK(nb_init_kaiming_uniform(w, sqrt(5.0), NB_FAN_IN, "leaky_relu") == 0); /* PyTorch's Linear/Conv default */
+    CHECK(nb_item(nb_max(nb_abs(w), NULL)) <= 1.0 / sqrt(900.0) + 1e-7);
+    CHECK(nb_init_xavier_normal(w, 2.0) == 0);
+    CHECK(nb_init_normal(w, 3, 0) == 0 && nb_item(nb_min(w, NULL)) == 3 && nb_item(nb_max(w, NULL)) == 3);
+    CHECK(nb_init_uniform(w, -1, 2) == 0 && nb_item(nb_min(w, NULL)) >= -1 && nb_item(nb_max(w, NULL)) < 2);
+    CHECK(nb_init_zeros(w) == 0 && nb_item(nb_sum(nb_abs(w), NULL)) == 0);
+    CHECK(nb_init_ones(w) == 0 && nb_item(nb_mean(w, NULL)) == 1);
+    CHECK_NEAR(nb_init_gain("tanh", 0), 5.0 / 3.0, 1e-15);
+    CHECK_NEAR(nb_init_gain("leaky_relu", -1), sqrt(2.0 / (1 + 1e-4)), 1e-15);
+    CHECK(isnan(nb_init_gain("swish", 0)));
+    nb_clear_error();
+    CHECK_RC_WITH(nb_init_xavier_uniform(nb_zeros(NB_SHAPE(5), NB_F32), 1), "nb_init_xavier_uniform", "2 dims");
+    CHECK_RC_WITH(nb_init_zeros(nb_zeros(NB_SHAPE(5), NB_I64)), "nb_init_constant", "floating");
+    /* orthogonal: W W^T = I for a wide matrix, W^T W = I for a tall one, times gain */
+    for (int tall = 0; tall < 2; tall++) {
+        nb_tensor *q = tall ? nb_zeros(NB_SHAPE(17, 7), NB_F64) : nb_zeros(NB_SHAPE(7, 17), NB_F64);
+        CHECK(nb_init_orthogonal(q, 2.0) == 0);
+        nb_tensor *g = tall ? nb_matmul(nb_transpose(q, 0, 1), q) : nb_matmul(q, nb_transpose(q, 0, 1));
+        CHECK(h_max_abs_diff(g, nb_mul_scalar(nb_eye(7, -1, NB_F64), 4.0)) < 1e-12);
+    }
+    nb_tensor *conv = nb_zeros(NB_SHAPE(4, 2, 3, 3), NB_F32); /* flattened to (4, 18) */
+    CHECK(nb_init_orthogonal(conv, 1.0) == 0);
+    nb_tensor *f = nb_reshape(conv, NB_SHAPE(4, 18));
+    CHECK(h_max_abs_diff(nb_matmul(f, nb_transpose(f, 0, 1)), nb_eye(4, -1, NB_F32)) < 1e-5);
+}
+
 static nb_tensor *f_bn(nb_tensor *const *in, void *ud) {
     (void)ud;
     return nb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1, 1e-5);
@@ -239,5 +300,7 @@ int main(void) {
     RUN(test_batchnorm);
     RUN(test_batch_norm_gradcheck);
     RUN(test_state_dict_names);
+    RUN(test_containers);
+    RUN(test_initialisers);
     return harness_finish();
 }

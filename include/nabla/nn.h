@@ -61,6 +61,16 @@ NB_API nb_module *nb_sequential_array(nb_module *const *children, int n);
     nb_sequential_array((nb_module *[]){__VA_ARGS__},                                              \
                         (int)(sizeof((nb_module *[]){__VA_ARGS__}) / sizeof(nb_module *)))
 
+/* A list of modules without a forward of its own (torch.nn.ModuleList): children named "0", "1", ...
+ * Same argument rules as nb_sequential. Reach the children with nb_module_child. */
+NB_API nb_module *nb_module_list_array(nb_module *const *children, int n);
+#define nb_module_list(...)                                                                        \
+    nb_module_list_array((nb_module *[]){__VA_ARGS__},                                             \
+                         (int)(sizeof((nb_module *[]){__VA_ARGS__}) / sizeof(nb_module *)))
+/* y = body(x) + shortcut(x), or body(x) + x when shortcut is NULL: the residual connection of ResNet
+ * blocks. Children "body" and (if given) "shortcut". Takes ownership of both, also on failure. */
+NB_API nb_module *nb_residual_layer(nb_module *body, nb_module *shortcut);
+
 /* ---- using a module ------------------------------------------------------------------------------ */
 
 NB_API nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x);
@@ -68,6 +78,9 @@ NB_API void nb_module_free(nb_module *m);
 /* Training mode (default) or evaluation mode, for the module and all its children. */
 NB_API void nb_module_train(nb_module *m, bool training);
 NB_API bool nb_module_is_training(const nb_module *m);
+/* Child i of a container (borrowed), or NULL with the error set. */
+NB_API nb_module *nb_module_child(const nb_module *m, int i);
+NB_API int nb_module_num_children(const nb_module *m);
 /* The layer's type name ("Linear", "Sequential", ...). */
 NB_API const char *nb_module_type(const nb_module *m);
 /* Print the module tree like PyTorch's repr. */
@@ -96,6 +109,29 @@ NB_API int64_t nb_params_numel(const nb_params *p);
 NB_API void nb_params_free(nb_params *p);
 /* Stop (or restart) gradients for every parameter of m: PyTorch's requires_grad_(False). */
 NB_API void nb_module_freeze(nb_module *m, bool frozen);
+
+/* ---- initialisers (torch.nn.init): fill a parameter in place, without recording; draw from the
+ * global generator. fan_in / fan_out follow PyTorch: for a weight (out, in, k...) fan_in is
+ * in * prod(k) and fan_out is out * prod(k). Each returns 0 or a negative nb_status. ---------------- */
+NB_API int nb_init_uniform(nb_tensor *t, double low, double high);
+NB_API int nb_init_normal(nb_tensor *t, double mean, double std);
+NB_API int nb_init_constant(nb_tensor *t, double value);
+NB_API int nb_init_zeros(nb_tensor *t);
+NB_API int nb_init_ones(nb_tensor *t);
+/* Glorot: uniform(+-gain * sqrt(6 / (fan_in + fan_out))) and normal(0, gain * sqrt(2 / (fan_in + fan_out))). */
+NB_API int nb_init_xavier_uniform(nb_tensor *t, double gain);
+NB_API int nb_init_xavier_normal(nb_tensor *t, double gain);
+typedef enum nb_fan_mode { NB_FAN_IN = 0, NB_FAN_OUT } nb_fan_mode;
+/* He: std = gain / sqrt(fan) with gain = nb_init_gain(nonlinearity, a); uniform bound sqrt(3) * std. */
+NB_API int nb_init_kaiming_uniform(nb_tensor *t, double a, nb_fan_mode mode, const char *nonlinearity);
+NB_API int nb_init_kaiming_normal(nb_tensor *t, double a, nb_fan_mode mode, const char *nonlinearity);
+/* A (semi-)orthogonal matrix (rows or columns orthonormal) times gain, from the QR decomposition of a
+ * normal matrix with the signs of R's diagonal fixed, as torch.nn.init.orthogonal_. */
+NB_API int nb_init_orthogonal(nb_tensor *t, double gain);
+/* torch.nn.init.calculate_gain: "linear", "conv2d", "sigmoid" (1), "tanh" (5/3), "relu" (sqrt 2),
+ * "leaky_relu" (sqrt(2 / (1 + param^2)), param default 0.01 when param < 0), "selu" (3/4). NAN with
+ * the error set for an unknown name. */
+NB_API double nb_init_gain(const char *nonlinearity, double param);
 
 #ifdef __cplusplus
 }
