@@ -3,11 +3,12 @@
  * and max_pool2d_backward (the scatter-add). bench/run_conv drives it and bench/conv_torch.py measures
  * the same in PyTorch.
  *
- *     conv [--threads N] [--min-ms MS] [--rounds R] [--check] [case ...]
+ *     conv [--threads N] [--min-ms MS] [--rounds R] [--cpu-time] [--check] [case ...]
  *
  * Cases: conv:N,C,H,W,O,k,stride,pad  and  pool:N,C,H,W,k,stride. Without cases, the default set.
  * Prints one line per case: "conv N C H W O k s p threads fwd_ms dx_ms dw_ms" or
  * "pool N C H W k s threads fwd_ms bwd_ms", each the best of R rounds of the mean over >= MS ms.
+ * --cpu-time times with the process CPU clock (for tuning on a busy machine; 1 thread only).
  * --check prints a checksum of every result instead (for comparing builds and thread counts). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -17,9 +18,10 @@
 
 #include "ops/op.h"
 
+static clockid_t g_clock = CLOCK_MONOTONIC;
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -165,6 +167,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--min-ms") && i + 1 < argc) min_ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--check")) check = true;
+        else if (!strcmp(argv[i], "--cpu-time")) g_clock = CLOCK_PROCESS_CPUTIME_ID;
         else if (n_cases < 64) cases[n_cases++] = argv[i];
     }
     if (!n_cases)

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/cpu/kernels.h" /* nbk_ew_isa: the dispatch level */
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -66,7 +68,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench/ops: setup failed: %s\n", nb_last_error());
         return 1;
     }
-    fprintf(stderr, "bench/ops: features %s\n", nb_cpu_features_string());
+    fprintf(stderr, "bench/ops: level %s, features %s\n", nbk_ew_isa(), nb_cpu_features_string());
     for (int k = 0; k < nnames; k++) {
         nb_tensor *r = run_op(names[k]);
         if (!r) {

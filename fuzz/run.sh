@@ -11,7 +11,7 @@ set -euo pipefail
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv safetensors npy npz)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${NABLA_FUZZ_BUILD:-$root/build-fuzz}

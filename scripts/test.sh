@@ -2,13 +2,23 @@
 # scripts/test.sh — build and run every test: release build (gcc, warnings as errors), the same suite
 # under AddressSanitizer + UndefinedBehaviorSanitizer, a clang build, the install check (pkg-config
 # and CMake find_package from an outside project), and a check that docs/ops.md matches the registry.
-# Then fuzzes the file parsers for a bounded time. Installs the build tools, libFuzzer's runtime and
+# Then fuzzes the file parsers for a bounded time. Creates .venv-ci (numpy, safetensors) for the io
+# interchange test. Installs the build tools, libFuzzer's runtime and
 # Debian's dataset-fashion-mnist (the end-to-end training test uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh dataset-fashion-mnist
 scripts/deps.sh "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev" # libFuzzer's runtime
+scripts/deps.sh python3-venv # the io interchange test's venv
 jobs=$(nproc)
+
+# tests/ref/io_interop.sh (ctest io_python_interop) checks files against numpy and safetensors from
+# PyPI; they live in a git-ignored venv. The test fails without it unless NABLA_SKIP_PYTHON_TESTS=1.
+if ! .venv-ci/bin/python -c 'import numpy, safetensors' 2>/dev/null; then
+  echo "== creating .venv-ci (numpy, safetensors) =="
+  python3 -m venv .venv-ci
+  .venv-ci/bin/pip install --quiet numpy safetensors
+fi
 
 echo "== release build (gcc, -Werror) =="
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DNABLA_WERROR=ON >/dev/null
@@ -38,7 +48,7 @@ if [ -x tests/install_check.sh ]; then
   echo "== install check (pkg-config and find_package) =="
   tests/install_check.sh
 fi
-echo "== fuzzing the IDX and CSV parsers (libFuzzer, ASan+UBSan, 20 s each) =="
+echo "== fuzzing the IDX, CSV, safetensors, npy and npz parsers (libFuzzer, ASan+UBSan, 20 s each) =="
 fuzz/run.sh 20
 
 echo "== all tests passed =="

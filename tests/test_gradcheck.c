@@ -711,6 +711,98 @@ static void case_pool_gather(void) {
        Plattice(NB_SHAPE(1, 2, 5, 6), 7, false), V(1, 2, 3, 3), V(1, 2, 5, 6));
 }
 
+/* ---- batch normalisation ------------------------------------------------------------------------ */
+
+typedef struct bn_ud {
+    bool weight, bias, training;
+    bool transpose; /* x is given as (C, N, ...) and transposed to (N, C, ...) */
+    tp rm, rv;      /* running statistics (constants), or NULL */
+} bn_ud;
+/* in: x, then weight and bias when present */
+static tp f_bn(tp const *in, void *ud) {
+    bn_ud *u = ud;
+    int i = 1;
+    tp w = u->weight ? in[i++] : NULL, b = u->bias ? in[i++] : NULL;
+    tp x = u->transpose ? nb_transpose(in[0], 0, 1) : in[0];
+    return nb_batch_norm(x, u->rm, u->rv, w, b, u->training, 0.1, 1e-5);
+}
+/* evaluation with running statistics that require grad: in = x, running_mean, running_var, w, b */
+static tp f_bn_rs(tp const *in, void *ud) {
+    (void)ud;
+    return nb_batch_norm(in[0], in[1], in[2], in[3], in[4], false, 0.1, 1e-5);
+}
+static tp Pvar(int nd, const int64_t *shape) { return nb_add_scalar(nb_rand(nd, shape, NB_F64), 0.5); }
+
+static void case_batch_norm(void) {
+    bn_ud wb = {.weight = true, .bias = true, .training = true}, none = {.training = true},
+          w_only = {.weight = true, .training = true}, b_only = {.bias = true, .training = true},
+          tr = {.weight = true, .bias = true, .training = true, .transpose = true};
+    GC("batch_norm (N, C) [5, 3] weight bias training", f_bn, &wb, P(NB_SHAPE(5, 3)), P(NB_SHAPE(3)), P(NB_SHAPE(3)));
+    GC("batch_norm [2, 3, 4, 3] weight bias training", f_bn, &wb, P(NB_SHAPE(2, 3, 4, 3)), P(NB_SHAPE(3)),
+       P(NB_SHAPE(3)));
+    GC("batch_norm [2, 2, 6, 6] (long runs) weight bias training", f_bn, &wb, P(NB_SHAPE(2, 2, 6, 6)), P(NB_SHAPE(2)),
+       P(NB_SHAPE(2)));
+    GC("batch_norm [3, 2, 5] no weight, no bias, training", f_bn, &none, P(NB_SHAPE(3, 2, 5)));
+    GC("batch_norm [2, 2, 2, 2, 3] weight only, training", f_bn, &w_only, P(NB_SHAPE(2, 2, 2, 2, 3)), P(NB_SHAPE(2)));
+    GC("batch_norm [7, 2] bias only, training", f_bn, &b_only, P(NB_SHAPE(7, 2)), P(NB_SHAPE(2)));
+    GC("batch_norm of a transposed input [3, 4, 5]", f_bn, &tr, P(NB_SHAPE(3, 4, 5)), P(NB_SHAPE(3)), P(NB_SHAPE(3)));
+    bn_ud run = {.weight = true, .bias = true, .training = true, .rm = nb_zeros(NB_SHAPE(3), NB_F64),
+                 .rv = nb_ones(NB_SHAPE(3), NB_F64)};
+    GC("batch_norm training with running statistics updated", f_bn, &run, P(NB_SHAPE(4, 3, 2)), P(NB_SHAPE(3)),
+       P(NB_SHAPE(3)));
+    bn_ud ev = {.weight = true, .bias = true, .rm = nb_randn(NB_SHAPE(3), NB_F64), .rv = Pvar(NB_SHAPE(3))};
+    bn_ud ev0 = {.rm = ev.rm, .rv = ev.rv};
+    GC("batch_norm evaluation (N, C) [5, 3] weight bias", f_bn, &ev, P(NB_SHAPE(5, 3)), P(NB_SHAPE(3)), P(NB_SHAPE(3)));
+    GC("batch_norm evaluation [2, 3, 4, 3] weight bias", f_bn, &ev, P(NB_SHAPE(2, 3, 4, 3)), P(NB_SHAPE(3)),
+       P(NB_SHAPE(3)));
+    GC("batch_norm evaluation [1, 3, 6, 6] no weight, no bias", f_bn, &ev0, P(NB_SHAPE(1, 3, 6, 6)));
+    GC("batch_norm evaluation with running statistics that require grad", f_bn_rs, NULL, P(NB_SHAPE(3, 2, 4)),
+       P(NB_SHAPE(2)), nb_param(Pvar(NB_SHAPE(2))), P(NB_SHAPE(2)), P(NB_SHAPE(2)));
+    EXPECT_FN("batch_norm records NativeBatchNormBackward", "NativeBatchNormBackward", f_bn, &wb, P(NB_SHAPE(5, 3)),
+              P(NB_SHAPE(3)), P(NB_SHAPE(3)));
+}
+
+/* the gradient of batch_norm (in x, weight, bias) with grad_output v = in[n_x]: batch_norm_backward */
+static tp f_bn_dx(tp const *in, void *ud) {
+    tp y = f_bn(in, ud), v = in[1], g;
+    nb_autograd_opts o = {.grad_outputs = &v, .create_graph = true};
+    if (!y || nb_autograd_grad(&y, 1, in, 1, &o, &g) != 0) return NULL;
+    return nb_retain(g);
+}
+static void case_batch_norm_backward(void) {
+    bn_ud wb = {.weight = true, .bias = true, .training = true}, none = {.training = true},
+          w_only = {.weight = true, .training = true}, tr = {.weight = true, .bias = true, .training = true, .transpose = true};
+    double_ud d_wb = {f_bn, &wb, 3}, d_none = {f_bn, &none, 1}, d_w = {f_bn, &w_only, 2}, d_tr = {f_bn, &tr, 3};
+    GC("batch_norm second derivative (N, C) [5, 3] weight bias training", f_double, &d_wb, P(NB_SHAPE(5, 3)),
+       P(NB_SHAPE(3)), P(NB_SHAPE(3)), V(5, 3));
+    GC("batch_norm second derivative [2, 3, 3, 2] weight bias training", f_double, &d_wb, P(NB_SHAPE(2, 3, 3, 2)),
+       P(NB_SHAPE(3)), P(NB_SHAPE(3)), V(2, 3, 3, 2));
+    GC("batch_norm second derivative [2, 2, 6, 6] (long runs) training", f_double, &d_wb, P(NB_SHAPE(2, 2, 6, 6)),
+       P(NB_SHAPE(2)), P(NB_SHAPE(2)), V(2, 2, 6, 6));
+    GC("batch_norm second derivative [3, 2, 4] no weight, no bias, training", f_double, &d_none, P(NB_SHAPE(3, 2, 4)),
+       V(3, 2, 4));
+    GC("batch_norm second derivative (N, C) [6, 2] weight only, training", f_double, &d_w, P(NB_SHAPE(6, 2)),
+       P(NB_SHAPE(2)), V(6, 2));
+    GC("batch_norm second derivative of a transposed input", f_double, &d_tr, P(NB_SHAPE(3, 4, 2)), P(NB_SHAPE(3)),
+       P(NB_SHAPE(3)), V(4, 3, 2));
+    bn_ud ev = {.weight = true, .bias = true, .rm = nb_randn(NB_SHAPE(3), NB_F64), .rv = Pvar(NB_SHAPE(3))};
+    bn_ud ev0 = {.rm = ev.rm, .rv = ev.rv};
+    double_ud d_ev = {f_bn, &ev, 3}, d_ev0 = {f_bn, &ev0, 1};
+    GC("batch_norm second derivative (N, C) [5, 3] weight bias evaluation", f_double, &d_ev, P(NB_SHAPE(5, 3)),
+       P(NB_SHAPE(3)), P(NB_SHAPE(3)), V(5, 3));
+    GC("batch_norm second derivative [2, 3, 2, 3] weight bias evaluation", f_double, &d_ev, P(NB_SHAPE(2, 3, 2, 3)),
+       P(NB_SHAPE(3)), P(NB_SHAPE(3)), V(2, 3, 2, 3));
+    GC("batch_norm second derivative [2, 3, 4] no weight, no bias, evaluation", f_double, &d_ev0, P(NB_SHAPE(2, 3, 4)),
+       V(2, 3, 4));
+    /* third derivative: the gradient of the double backward (x, w, b, v1; v2) */
+    double_ud d3 = {f_double, &d_wb, 4};
+    GC("batch_norm third derivative [3, 2, 2] weight bias training", f_double, &d3, P(NB_SHAPE(3, 2, 2)),
+       P(NB_SHAPE(2)), P(NB_SHAPE(2)), V(3, 2, 2), V(16));
+    bn_ud plain = {.training = true};
+    EXPECT_FN("the input gradient of batch_norm is batch_norm_backward", "NativeBatchNormBackwardBackward", f_bn_dx,
+              &plain, P(NB_SHAPE(4, 3)), V(4, 3));
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 typedef struct grad_case {
@@ -757,6 +849,8 @@ static const grad_case k_cases[] = {
     {"max_pool2d", case_max_pool2d},
     {"max_pool2d_backward", case_max_pool2d_backward},
     {"pool_gather", case_pool_gather},
+    {"batch_norm", case_batch_norm},
+    {"batch_norm_backward", case_batch_norm_backward},
 };
 #define N_CASES (int)(sizeof k_cases / sizeof k_cases[0])
 

@@ -176,6 +176,187 @@ static void test_max_pool2d_gradient_and_errors(void) {
                     "(N, C, H, W)");
 }
 
+/* Gradients of conv2d against plain loops: gx = sum_o,ky,kx v * w, gw = sum_n,oy,ox v * x. Cases hit
+ * and miss the fast paths: 1x1 stride 1 without padding (no im2col/col2im), 1x1 strided or padded,
+ * 3x3 stride 1 with and without padding (vector im2col/col2im), stride 2, groups, batches of 1, 7 and
+ * 17 (one or many samples per task, one or many weight-gradient blocks and partial sums), rows wider
+ * than 16. Results must also be bitwise equal for 1 and 2 threads. */
+static void ref_conv_grads(nb_tensor *x, nb_tensor *w, nb_tensor *v, const conv_case *c, double *gx, double *gw) {
+    const int64_t *xs = nb_shape(x), *ws = nb_shape(w), *vs = nb_shape(v);
+    int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], Cg = ws[1], kh = ws[2], kw = ws[3];
+    int64_t OH = vs[2], OW = vs[3], Og = O / c->groups;
+    double *xv = malloc(sizeof(double) * (size_t)(N * C * H * W)), *wv = malloc(sizeof(double) * (size_t)(O * Cg * kh * kw));
+    double *vv = malloc(sizeof(double) * (size_t)(N * O * OH * OW));
+    nb_copy_to(x, xv, sizeof(double) * (size_t)(N * C * H * W), NB_F64);
+    nb_copy_to(w, wv, sizeof(double) * (size_t)(O * Cg * kh * kw), NB_F64);
+    nb_copy_to(v, vv, sizeof(double) * (size_t)(N * O * OH * OW), NB_F64);
+    memset(gx, 0, sizeof(double) * (size_t)(N * C * H * W));
+    memset(gw, 0, sizeof(double) * (size_t)(O * Cg * kh * kw));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    double g = vv[((n * O + o) * OH + oy) * OW + ox];
+                    for (int64_t cc = 0; cc < Cg; cc++)
+                        for (int64_t i = 0; i < kh; i++)
+                            for (int64_t j = 0; j < kw; j++) {
+                                int64_t iy = oy * c->sh - c->ph + i * c->dh, ix = ox * c->sw - c->pw + j * c->dw;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                int64_t xi = ((n * C + (o / Og) * Cg + cc) * H + iy) * W + ix, wi = ((o * Cg + cc) * kh + i) * kw + j;
+                                gx[xi] += g * wv[wi];
+                                gw[wi] += g * xv[xi];
+                            }
+                }
+    free(xv), free(wv), free(vv);
+}
+
+static void test_conv2d_gradients_reference(void) {
+    const conv_case cases[] = {
+        /* n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups */
+        {7, 6, 5, 9, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},   {3, 6, 5, 7, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2, false},
+        {2, 3, 7, 9, 5, 1, 1, 2, 2, 0, 0, 1, 1, 1, false},   {2, 3, 7, 9, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, false},
+        {17, 3, 13, 13, 8, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {1, 4, 17, 33, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},
+        {7, 4, 9, 19, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},  {5, 3, 9, 8, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, false},
+        {17, 1, 7, 7, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},  {3, 2, 11, 10, 3, 3, 2, 1, 1, 2, 1, 2, 1, 1, false},
+        {2, 2, 6, 20, 2, 2, 3, 2, 1, 0, 1, 1, 2, 1, false},  {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},
+    };
+    int saved = nb_get_num_threads();
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const conv_case *c = &cases[k];
+        for (int dt = 0; dt < 2; dt++) {
+            nb_dtype d = dt ? NB_F64 : NB_F32;
+            nb_scope_begin();
+            nb_tensor *x0 = nb_randn(NB_SHAPE(c->n, c->c, c->h, c->w), d);
+            nb_tensor *w0 = nb_randn(NB_SHAPE(c->o, c->c / c->groups, c->kh, c->kw), d);
+            nb_conv_opts o = {.stride = {c->sh, c->sw}, .padding = {c->ph, c->pw ? c->pw : -1},
+                              .dilation = {c->dh, c->dw}, .groups = c->groups};
+            nb_tensor *res[2][3] = {{NULL}};
+            nb_tensor *v = NULL;
+            for (int t = 0; t < 2; t++) {
+                nb_set_num_threads(t + 1);
+                nb_tensor *x = nb_param(nb_clone(x0)), *w = nb_param(nb_clone(w0));
+                nb_tensor *y = nb_conv2d(x, w, NULL, &o);
+                if (!y) break;
+                if (!v) v = nb_randn(nb_ndim(y), nb_shape(y), d);
+                CHECK(nb_backward(nb_sum(nb_mul(y, v), NULL)) == 0);
+                res[t][0] = y, res[t][1] = nb_grad(x), res[t][2] = nb_grad(w);
+            }
+            nb_set_num_threads(saved);
+            CHECK_MSG(res[1][2] != NULL, "case %zu: %s", k, nb_last_error());
+            if (!res[1][2]) {
+                nb_scope_end();
+                continue;
+            }
+            for (int r = 0; r < 3; r++)
+                CHECK_MSG(h_max_abs_diff(res[0][r], res[1][r]) == 0, "case %zu dtype %s: result %d differs between "
+                          "1 and 2 threads", k, nb_dtype_name(d), r);
+            int64_t nx = nb_numel(x0), nw = nb_numel(w0);
+            double *gx = malloc(sizeof(double) * (size_t)nx), *gw = malloc(sizeof(double) * (size_t)nw);
+            ref_conv_grads(x0, w0, v, c, gx, gw);
+            nb_tensor *rx = nb_from_data(gx, nb_ndim(x0), nb_shape(x0), NB_F64);
+            nb_tensor *rw = nb_from_data(gw, nb_ndim(w0), nb_shape(w0), NB_F64);
+            double tol = dt ? 1e-9 : 2e-3;
+            CHECK_MSG(h_max_abs_diff(res[0][1], rx) < tol, "case %zu dtype %s: input gradient off by %g", k,
+                      nb_dtype_name(d), h_max_abs_diff(res[0][1], rx));
+            CHECK_MSG(h_max_abs_diff(res[0][2], rw) < tol, "case %zu dtype %s: weight gradient off by %g", k,
+                      nb_dtype_name(d), h_max_abs_diff(res[0][2], rw));
+            CHECK(h_max_abs_diff(res[0][0], ref_conv(x0, w0, NULL, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups)) <
+                  (dt ? 1e-10 : 1e-4));
+            free(gx), free(gw);
+            nb_scope_end();
+        }
+    }
+}
+
+/* Max pooling with ties and NaNs against the scalar rule (first maximum wins; a NaN wins over numbers,
+ * the first NaN over later ones), on the fast paths (2x2 stride 2, 3x3, any window with stride 1 or 2
+ * whose windows stay inside the plane; rows shorter and longer than 16 outputs) and around them
+ * (padding, ceil_mode, stride 3, dilation), f32 and f64, 1 and 2 threads bitwise equal. The
+ * gradient (the scatter-add) is checked against the indices. */
+static void test_max_pool2d_fast_paths(void) {
+    const int64_t cfg[][11] = {
+        /* N, C, H, W, kh, kw, sh, sw, ph, pw, ceil (dilation 2 when kh == 2 and sh == 1) */
+        {2, 3, 26, 26, 2, 2, 2, 2, 0, 0, 0}, {3, 2, 11, 11, 2, 2, 2, 2, 0, 0, 0}, {1, 2, 7, 17, 2, 2, 2, 2, 0, 0, 1},
+        {2, 1, 9, 35, 2, 2, 2, 2, 0, 0, 1},  {1, 2, 27, 27, 3, 3, 2, 2, 0, 0, 0}, {1, 2, 17, 40, 3, 3, 2, 2, 1, 1, 1},
+        {1, 1, 7, 7, 3, 3, 1, 1, 1, 1, 0},   {1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0},   {1, 1, 1, 7, 1, 2, 1, 2, 0, 0, 1},
+        {2, 2, 17, 7, 2, 3, 1, 2, 1, 1, 0},  {1, 1, 13, 37, 2, 2, 1, 1, 0, 0, 0}, {1, 1, 10, 10, 3, 3, 3, 3, 1, 1, 1},
+        {1, 1, 16, 64, 4, 4, 4, 4, 0, 0, 0}, {7, 1, 5, 6, 2, 2, 2, 2, 1, 1, 1},
+    };
+    int saved = nb_get_num_threads();
+    for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+        const int64_t *c = cfg[k];
+        int64_t N = c[0], C = c[1], H = c[2], W = c[3], dil = c[4] == 2 && c[6] == 1 ? 2 : 1;
+        for (int dt = 0; dt < 2; dt++) {
+            nb_dtype d = dt ? NB_F64 : NB_F32;
+            nb_scope_begin();
+            /* small integers (many ties), some NaNs and infinities */
+            int64_t n = N * C * H * W;
+            double *xv = malloc(sizeof(double) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) {
+                uint32_t hsh = (uint32_t)(i * 2654435761u + (uint32_t)k * 40503u);
+                xv[i] = (double)((hsh >> 7) % 5) - 2.0;
+                if ((hsh >> 3) % 23 == 0) xv[i] = NAN;
+                if ((hsh >> 3) % 31 == 1) xv[i] = -INFINITY;
+            }
+            nb_tensor *x = nb_to(nb_from_data(xv, NB_SHAPE(N, C, H, W), NB_F64), d);
+            nb_pool_opts o = {.kernel = {c[4], c[5]}, .stride = {c[6], c[7]}, .padding = {c[8], c[9] ? c[9] : -1},
+                              .dilation = {dil, 1}, .ceil_mode = c[10]};
+            nb_tensor *y[2], *idx[2], *gx[2];
+            nb_tensor *gy = NULL;
+            for (int t = 0; t < 2; t++) {
+                nb_set_num_threads(t + 1);
+                nb_tensor *xp = nb_param(nb_clone(x));
+                y[t] = nb_max_pool2d_with_indices(xp, &o, &idx[t]);
+                if (!y[t]) break;
+                if (!gy) gy = nb_randn(nb_ndim(y[t]), nb_shape(y[t]), d);
+                CHECK(nb_backward(nb_sum(nb_mul(y[t], gy), NULL)) == 0); /* d/dy = gy even where y is NaN */
+                gx[t] = nb_grad(xp);
+            }
+            nb_set_num_threads(saved);
+            CHECK_MSG(y[0] && y[1], "case %zu: %s", k, nb_last_error());
+            if (!y[0] || !y[1]) {
+                free(xv);
+                nb_scope_end();
+                continue;
+            }
+            CHECK_MSG(h_max_abs_diff(y[0], y[1]) == 0 && h_max_abs_diff(idx[0], idx[1]) == 0 &&
+                          h_max_abs_diff(gx[0], gx[1]) == 0,
+                      "case %zu: 1 and 2 threads differ", k);
+            int64_t OH = nb_shape(y[0])[2], OW = nb_shape(y[0])[3];
+            /* the gradient: gy added at the indices, in order */
+            double *gref = calloc((size_t)n, sizeof(double)), *gyv = malloc(sizeof(double) * (size_t)(N * C * OH * OW));
+            int64_t *iv = malloc(sizeof(int64_t) * (size_t)(N * C * OH * OW));
+            nb_copy_to(gy, gyv, sizeof(double) * (size_t)(N * C * OH * OW), NB_F64);
+            nb_copy_to(idx[0], iv, sizeof(int64_t) * (size_t)(N * C * OH * OW), NB_I64);
+            for (int64_t i = 0; i < N * C * OH * OW; i++) gref[i / (OH * OW) * H * W + iv[i]] += gyv[i];
+            nb_tensor *gr = nb_from_data(gref, NB_SHAPE(N, C, H, W), NB_F64);
+            CHECK_MSG(h_max_abs_diff(gx[0], gr) < (dt ? 1e-12 : 1e-5), "case %zu: gradient off by %g", k,
+                      h_max_abs_diff(gx[0], gr));
+            free(gref), free(gyv), free(iv);
+            int bad = 0;
+            for (int64_t p = 0; p < N * C; p++)
+                for (int64_t oy = 0; oy < OH; oy++)
+                    for (int64_t ox = 0; ox < OW; ox++) {
+                        double best = 0;
+                        int64_t bi = -1;
+                        for (int64_t i = 0; i < c[4]; i++)
+                            for (int64_t j = 0; j < c[5]; j++) {
+                                int64_t iy = oy * c[6] - c[8] + i * dil, ix = ox * c[7] - c[9] + j;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                double v = xv[p * H * W + iy * W + ix];
+                                if (bi < 0 || v > best || (isnan(v) && !isnan(best))) best = v, bi = iy * W + ix;
+                            }
+                        int64_t at[4] = {p / C, p % C, oy, ox};
+                        double got = h_get(y[0], 4, at);
+                        if (h_get(idx[0], 4, at) != (double)bi || !(got == best || (isnan(got) && isnan(best)))) bad++;
+                    }
+            CHECK_MSG(bad == 0, "case %zu dtype %s: %d mismatches", k, nb_dtype_name(d), bad);
+            free(xv);
+            nb_scope_end();
+        }
+    }
+}
+
 int main(void) {
     nb_manual_seed(11);
     RUN(test_conv2d_reference);
@@ -183,5 +364,7 @@ int main(void) {
     RUN(test_conv2d_errors);
     RUN(test_max_pool2d_reference);
     RUN(test_max_pool2d_gradient_and_errors);
+    RUN(test_conv2d_gradients_reference);
+    RUN(test_max_pool2d_fast_paths);
     return harness_finish();
 }

@@ -245,6 +245,7 @@ static void test_registry_covered(void) {
         "reshape", "permute", "slice", "slice_backward", "expand", "cat", "clone", "to",          /* shape */
         "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_backward",
         "pool_gather", /* test_ops_conv.c */
+        "batch_norm", "batch_norm_backward", /* test_ops_norm.c */
     };
     for (int i = 0; i < nb_op_count(); i++) {
         nb_op_info info;

@@ -9,6 +9,7 @@
  * nn.h        modules: layers with named parameters
  * optim.h     optimisers, learning-rate schedulers, gradient clipping
  * data.h      datasets, IDX/CSV readers, the data loader
+ * io.h        safetensors, .npy/.npz, module state_dicts, training checkpoints
  */
 #ifndef NABLA_H
 #define NABLA_H
@@ -20,5 +21,6 @@
 #include "nn.h"
 #include "optim.h"
 #include "data.h"
+#include "io.h"
 
 #endif

@@ -157,7 +157,9 @@ NB_API nb_tensor *nb_max_pool2d_with_indices(nb_tensor *x, const nb_pool_opts *o
 /* torch.nn.functional.batch_norm over dim 1 of x (N, C, ...). Training: normalise by the batch's
  * statistics and, when running_mean / running_var are given, update them in place (momentum, unbiased
  * variance, as PyTorch). Evaluation: normalise by the running statistics. weight / bias (C) may be
- * NULL. Built from registry ops, so it is differentiable to any order. */
+ * NULL. Fused kernels (statistics and output in one sweep per channel, computed in f32 for f16 / bf16)
+ * whose gradients are registry ops, so it is differentiable to any order; the running statistics get
+ * gradients only when they require grad in evaluation mode. */
 NB_API nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
                                 nb_tensor *bias, bool training, double momentum, double eps);
 

@@ -6,9 +6,16 @@
  * Each of the three is linear in each argument and the derivatives of each are the other two, so
  * gradients of any order come out of the registry.
  *
- * Internal layout: per group, the columns of all samples side by side, cols (C/g * kh * kw, N * OH * OW),
- * so each direction is ONE large GEMM per group (deterministic: the summation order of every output
- * never depends on the thread count).
+ * Work is split by sample, so the column matrix of one sample, cols (C/g * kh * kw, OH * OW), stays
+ * in cache between im2col and its GEMM, and no layout copies are needed: per sample and group,
+ *   forward     Y_n,g (Og, P) = W_g (Og, K) cols_n (K, P), written in place into y (rows of length P)
+ *   input grad  cols_n = W_g^T GY_n,g (GY read in place), then col2im into gx
+ *   weight grad GW_g += GY_b,g cols_b^T over blocks b of S samples (S * P >= ~1024 columns), the block
+ *               products summed into a fixed number of partial sums, which are added in order at the end
+ * 1x1 convolutions with stride 1 and no padding skip im2col (x already is the column matrix) and
+ * col2im. S, the partial sums and every GEMM shape depend on the shapes alone, and each GEMM is itself
+ * thread-count independent, so results are bitwise identical for any number of threads: many samples
+ * run in parallel (one GEMM each, on one thread), few samples run in turn with parallel GEMMs.
  * Attributes: ints = {sh, sw, ph, pw, dh, dw, groups} and, for the gradients, the shape of the
  * operand they produce: {..., d0, d1, d2, d3}.
  */
@@ -62,37 +69,142 @@ static int get2(const char *fn, nb_tensor *a, nb_tensor *b, nb_dtype c, nbo_buff
     return 0;
 }
 
-/* Copy between a group's (Og, N, P) block of an NCHW-like tensor (N, O, P) and a dense (Og, N*P)
- * matrix. to_dense: tensor -> matrix. */
-static void group_block(nb_dtype c, void *dense, void *t, int64_t n, int64_t o, int64_t og, int64_t g, int64_t p,
-                        bool to_dense) {
-    size_t z = nb_dtype_size(c);
-    int64_t shape[3] = {og, n, p}, ds[3] = {n * p, p, 1}, ts[3] = {p, o * p, 1};
-    char *tp = (char *)t + (size_t)(g * og * p) * z;
-    if (to_dense) nbk_copy(dense, c, ds, tp, c, ts, 3, shape);
-    else nbk_copy(tp, c, ts, dense, c, ds, 3, shape);
+/* Everything the per-sample tasks of the three ops share. */
+typedef struct conv_job {
+    nb_dtype c;
+    size_t z;
+    nbk_conv_geom g;
+    int64_t G, O, Og, Cg, K, P;
+    bool direct;          /* 1x1, stride 1, no padding: x is its own column matrix */
+    const char *a, *b;    /* the op's inputs in compute type */
+    char *out;            /* the result in compute type */
+    /* weight gradient: blocks of S samples, partial sums over ranges of blocks */
+    int64_t S, NB, NQ;
+    char *partials;       /* NQ * O * K when NQ > 1 */
+    atomic_bool oom;
+} conv_job;
+
+static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O, const void *a, const void *b, void *out) {
+    conv_job j = {.c = c, .z = nb_dtype_size(c), .g = *g, .G = G, .O = O, .Og = O / G, .Cg = g->c / G,
+                  .a = a, .b = b, .out = out};
+    j.K = j.Cg * g->kh * g->kw;
+    j.P = g->oh * g->ow;
+    j.direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    atomic_init(&j.oom, false);
+    return j;
 }
 
-typedef struct conv_bufs {
-    size_t cap_cols, cap_mat;
-    void *cols, *mat;
-} conv_bufs;
+/* Run fn over [0, n) tasks: in parallel when there are enough tasks to share (each task's GEMMs then
+ * run on its thread), else in turn with the GEMMs parallel inside. The results are the same. */
+static void run_tasks(int64_t n, nbc_range_fn fn, conv_job *j) {
+    if (n >= 2 * (int64_t)nb_get_num_threads()) nbc_parallel_for(n, 1, fn, j);
+    else fn(j, 0, n);
+}
 
-static int alloc_bufs(const char *fn, nb_dtype c, int64_t cols_elems, int64_t mat_elems, conv_bufs *b) {
-    size_t z = nb_dtype_size(c);
-    b->cols = nbc_block_alloc((size_t)(cols_elems ? cols_elems : 1) * z, &b->cap_cols);
-    b->mat = nbc_block_alloc((size_t)(mat_elems ? mat_elems : 1) * z, &b->cap_mat);
-    if (!b->cols || !b->mat) {
-        nbc_block_free(b->cols, b->cap_cols);
-        nbc_block_free(b->mat, b->cap_mat);
-        return nbc_oom(fn);
+static void *scratch(conv_job *j, int64_t elems, size_t *cap) {
+    void *p = nbc_block_alloc((size_t)(elems > 0 ? elems : 1) * j->z, cap);
+    if (!p) atomic_store(&j->oom, true);
+    return p;
+}
+
+/* ---- forward: Y_n,g = W_g cols_n ---- */
+static void fwd_chunk(void *ctx, int64_t b, int64_t e) {
+    conv_job *j = ctx;
+    size_t cap = 0, z = j->z;
+    char *cols = j->direct ? NULL : scratch(j, j->K * j->P, &cap);
+    if (!j->direct && !cols) return;
+    const nbk_conv_geom *g = &j->g;
+    for (int64_t n = b; n < e; n++)
+        for (int64_t gi = 0; gi < j->G; gi++) {
+            const char *B = cols;
+            if (j->direct) B = j->a + (size_t)((n * g->c + gi * j->Cg) * j->P) * z;
+            else nbk_im2col_sample(j->c, g, j->a, n, gi * j->Cg, j->Cg, cols, j->P);
+            nbk_gemm(j->c, j->Og, j->P, j->K, j->b + (size_t)(gi * j->Og * j->K) * z, j->K, 1, B, j->P, 1,
+                     j->out + (size_t)((n * j->O + gi * j->Og) * j->P) * z, j->P);
+        }
+    if (cols) nbc_block_free(cols, cap);
+}
+
+/* ---- input gradient: cols_n = W_g^T GY_n,g, then col2im (a = gy, b = w) ---- */
+static void dx_chunk(void *ctx, int64_t b, int64_t e) {
+    conv_job *j = ctx;
+    size_t cap = 0, z = j->z;
+    char *cols = j->direct ? NULL : scratch(j, j->K * j->P, &cap);
+    if (!j->direct && !cols) return;
+    const nbk_conv_geom *g = &j->g;
+    int64_t plane = g->h * g->w;
+    for (int64_t n = b; n < e; n++) {
+        if (!j->direct) memset(j->out + (size_t)(n * g->c * plane) * z, 0, (size_t)(g->c * plane) * z);
+        for (int64_t gi = 0; gi < j->G; gi++) {
+            const char *gy = j->a + (size_t)((n * j->O + gi * j->Og) * j->P) * z;
+            const char *w = j->b + (size_t)(gi * j->Og * j->K) * z;
+            /* direct: the product is gx's rows for the group's channels (P == H * W) */
+            char *dst = j->direct ? j->out + (size_t)((n * g->c + gi * j->Cg) * plane) * z : cols;
+            nbk_gemm(j->c, j->K, j->P, j->Og, w, 1, j->K, gy, j->P, 1, dst, j->P);
+            if (!j->direct) nbk_col2im_sample(j->c, g, cols, j->P, n, gi * j->Cg, j->Cg, j->out);
+        }
     }
-    return 0;
+    if (cols) nbc_block_free(cols, cap);
 }
 
-static void free_bufs(conv_bufs *b) {
-    nbc_block_free(b->cols, b->cap_cols);
-    nbc_block_free(b->mat, b->cap_mat);
+/* ---- weight gradient (a = x, b = gy): partial sum q covers blocks [q * NB / NQ, (q + 1) * NB / NQ) ---- */
+static void add_to(nb_dtype c, void *dst, const void *src, int64_t n) {
+    if (c == NB_F32) {
+        float *restrict d = dst;
+        const float *restrict s = src;
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    } else {
+        double *restrict d = dst;
+        const double *restrict s = src;
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    }
+}
+
+static void dw_chunk(void *ctx, int64_t b, int64_t e) {
+    conv_job *j = ctx;
+    const nbk_conv_geom *g = &j->g;
+    size_t z = j->z, ccap, ycap = 0, tcap;
+    int64_t L = j->S * j->P, OK = j->O * j->K;
+    char *cols = scratch(j, j->K * L, &ccap), *gyd = j->S > 1 ? scratch(j, j->Og * L, &ycap) : NULL;
+    char *tmp = scratch(j, j->Og * j->K, &tcap);
+    if (cols && tmp && (gyd || j->S == 1)) {
+        for (int64_t q = b; q < e; q++) {
+            char *dst = j->NQ == 1 ? j->out : j->partials + (size_t)(q * OK) * z;
+            for (int64_t blk = q * j->NB / j->NQ; blk < (q + 1) * j->NB / j->NQ; blk++) {
+                bool first = blk == q * j->NB / j->NQ;
+                int64_t n0 = blk * j->S, ns = g->n - n0 < j->S ? g->n - n0 : j->S, l = ns * j->P;
+                for (int64_t gi = 0; gi < j->G; gi++) {
+                    for (int64_t s = 0; s < ns; s++)
+                        nbk_im2col_sample(j->c, g, j->a, n0 + s, gi * j->Cg, j->Cg, cols + (size_t)(s * j->P) * z, l);
+                    const char *A = j->b + (size_t)((n0 * j->O + gi * j->Og) * j->P) * z;
+                    if (ns > 1) { /* the block's gradient rows side by side: (Og, ns * P) */
+                        for (int64_t o = 0; o < j->Og; o++)
+                            for (int64_t s = 0; s < ns; s++)
+                                memcpy(gyd + (size_t)(o * l + s * j->P) * z,
+                                       A + (size_t)((s * j->O + o) * j->P) * z, (size_t)j->P * z);
+                        A = gyd;
+                    }
+                    char *gw = dst + (size_t)(gi * j->Og * j->K) * z;
+                    /* GW_g (Og, K) (+)= A (Og, l) . cols^T (l, K) */
+                    nbk_gemm(j->c, j->Og, j->K, l, A, ns > 1 ? l : j->P, 1, cols, 1, l, first ? gw : tmp, j->K);
+                    if (!first) add_to(j->c, gw, tmp, j->Og * j->K);
+                }
+            }
+        }
+    }
+    if (cols) nbc_block_free(cols, ccap);
+    if (gyd) nbc_block_free(gyd, ycap);
+    if (tmp) nbc_block_free(tmp, tcap);
+}
+
+/* out[i] = partial_0[i] + partial_1[i] + ... in that order */
+static void sum_partials_chunk(void *ctx, int64_t b, int64_t e) {
+    conv_job *j = ctx;
+    int64_t OK = j->O * j->K;
+    size_t z = j->z;
+    memcpy(j->out + (size_t)b * z, j->partials + (size_t)b * z, (size_t)(e - b) * z);
+    for (int64_t q = 1; q < j->NQ; q++)
+        add_to(j->c, j->out + (size_t)b * z, j->partials + (size_t)(q * OK + b) * z, e - b);
 }
 
 /* Results are computed in compute type c into `res` (contiguous) and converted to out if needed. */
@@ -132,25 +244,17 @@ static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_
     nb_tensor *y = out[0];
     nb_dtype c = nbk_compute_type(y->dtype);
     nbk_conv_geom g = geom_of(in[0]->shape, in[1]->shape, a);
-    int64_t G = a->ints[A_GROUPS], O = in[1]->shape[0], Og = O / G, Cg = g.c / G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     nbo_buffer bx, bw;
     if (get2(fn, in[0], in[1], c, &bx, &bw)) return NB_ERR_NOMEM;
-    conv_bufs b;
     size_t rcap;
     void *res = result_buffer(fn, y, c, &rcap);
-    int rc = res ? alloc_bufs(fn, c, K * g.n * P, Og * g.n * P, &b) : NB_ERR_NOMEM;
-    if (!rc) {
-        size_t z = nb_dtype_size(c);
-        for (int64_t gi = 0; gi < G; gi++) {
-            nbk_im2col(c, &g, bx.data, gi * Cg, Cg, b.cols, g.n * P);
-            nbk_gemm(c, Og, g.n * P, K, (char *)bw.data + (size_t)(gi * Og * K) * z, K, 1, b.cols, g.n * P, 1, b.mat,
-                     g.n * P);
-            group_block(c, b.mat, res, g.n, O, Og, gi, P, false);
-        }
-        free_bufs(&b);
-        finish(fn, y, c, res, rcap);
-    } else if (res && res != nbc_ptr(y)) {
-        nbc_block_free(res, rcap);
+    int rc = res ? 0 : NB_ERR_NOMEM;
+    if (res) {
+        conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bx.data, bw.data, res);
+        run_tasks(g.n, fwd_chunk, &j);
+        if (atomic_load(&j.oom)) rc = nbc_oom(fn);
+        if (!rc) finish(fn, y, c, res, rcap);
+        else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
     }
     nbo_buffer_release(&bx);
     nbo_buffer_release(&bw);
@@ -207,27 +311,17 @@ static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a,
     nb_tensor *gx = out[0];
     nb_dtype c = nbk_compute_type(gx->dtype);
     nbk_conv_geom g = geom_of(&a->ints[A_SHAPE], in[1]->shape, a);
-    int64_t G = a->ints[A_GROUPS], O = in[1]->shape[0], Og = O / G, Cg = g.c / G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     nbo_buffer bgy, bw;
     if (get2(fn, in[0], in[1], c, &bgy, &bw)) return NB_ERR_NOMEM;
-    conv_bufs b;
     size_t rcap;
     void *res = result_buffer(fn, gx, c, &rcap);
-    int rc = res ? alloc_bufs(fn, c, K * g.n * P, Og * g.n * P, &b) : NB_ERR_NOMEM;
-    if (!rc) {
-        size_t z = nb_dtype_size(c);
-        memset(res, 0, (size_t)nbc_numel(4, gx->shape) * z);
-        for (int64_t gi = 0; gi < G; gi++) {
-            group_block(c, b.mat, bgy.data, g.n, O, Og, gi, P, true);
-            /* cols (K, N*P) = W_g^T (K, Og) . GY_g (Og, N*P) */
-            nbk_gemm(c, K, g.n * P, Og, (char *)bw.data + (size_t)(gi * Og * K) * z, 1, K, b.mat, g.n * P, 1, b.cols,
-                     g.n * P);
-            nbk_col2im(c, &g, b.cols, g.n * P, gi * Cg, Cg, res);
-        }
-        free_bufs(&b);
-        finish(fn, gx, c, res, rcap);
-    } else if (res && res != nbc_ptr(gx)) {
-        nbc_block_free(res, rcap);
+    int rc = res ? 0 : NB_ERR_NOMEM;
+    if (res) {
+        conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bgy.data, bw.data, res);
+        run_tasks(g.n, dx_chunk, &j);
+        if (atomic_load(&j.oom)) rc = nbc_oom(fn);
+        if (!rc) finish(fn, gx, c, res, rcap);
+        else if (res != nbc_ptr(gx)) nbc_block_free(res, rcap);
     }
     nbo_buffer_release(&bgy);
     nbo_buffer_release(&bw);
@@ -269,6 +363,14 @@ static int weight_grad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc
     return 0;
 }
 
+/* Samples per block of the weight gradient: about 1024 columns per GEMM, more when Og * K is small
+ * (so the block GEMM keeps M * N * K >= 2^21), fewer blocks for very large batches, and at most this
+ * many elements of partial sums. Shape-only choices. */
+#define DW_COLUMNS 1024
+#define DW_SMALL_MNK ((int64_t)1 << 21)
+#define DW_MAX_PARTIALS 64
+#define DW_PARTIAL_ELEMS ((int64_t)1 << 22)
+
 static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     static const char fn[] = "nb_conv2d_weight_grad";
@@ -276,25 +378,29 @@ static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a
     nb_dtype c = nbk_compute_type(gw->dtype);
     const int64_t *ws = &a->ints[A_SHAPE];
     nbk_conv_geom g = geom_of(in[0]->shape, ws, a);
-    int64_t G = a->ints[A_GROUPS], O = ws[0], Og = O / G, Cg = g.c / G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     nbo_buffer bx, bgy;
     if (get2(fn, in[0], in[1], c, &bx, &bgy)) return NB_ERR_NOMEM;
-    conv_bufs b;
-    size_t rcap;
+    size_t rcap, pcap = 0;
     void *res = result_buffer(fn, gw, c, &rcap);
-    int rc = res ? alloc_bufs(fn, c, K * g.n * P, Og * g.n * P, &b) : NB_ERR_NOMEM;
-    if (!rc) {
-        size_t z = nb_dtype_size(c);
-        for (int64_t gi = 0; gi < G; gi++) {
-            nbk_im2col(c, &g, bx.data, gi * Cg, Cg, b.cols, g.n * P);
-            group_block(c, b.mat, bgy.data, g.n, O, Og, gi, P, true);
-            /* GW_g (Og, K) = GY_g (Og, N*P) . cols^T (N*P, K) */
-            nbk_gemm(c, Og, K, g.n * P, b.mat, g.n * P, 1, b.cols, 1, g.n * P, (char *)res + (size_t)(gi * Og * K) * z, K);
-        }
-        free_bufs(&b);
-        finish(fn, gw, c, res, rcap);
-    } else if (res && res != nbc_ptr(gw)) {
-        nbc_block_free(res, rcap);
+    int rc = res ? 0 : NB_ERR_NOMEM;
+    if (res) {
+        conv_job j = job_of(c, &g, a->ints[A_GROUPS], ws[0], bx.data, bgy.data, res);
+        int64_t OK = j.O * j.K;
+        int64_t cols = DW_COLUMNS, ogk = j.Og * j.K, small = DW_SMALL_MNK / (ogk > 0 ? ogk : 1); /* longer for small GEMMs */
+        if (cols < small) cols = small;
+        j.S = (cols + j.P - 1) / j.P;
+        if (j.S < (g.n + 255) / 256) j.S = (g.n + 255) / 256;
+        if (j.S > g.n) j.S = g.n;
+        j.NB = (g.n + j.S - 1) / j.S;
+        j.NQ = j.NB < DW_MAX_PARTIALS ? j.NB : DW_MAX_PARTIALS;
+        if (j.NQ > 1 && j.NQ * OK > DW_PARTIAL_ELEMS) j.NQ = DW_PARTIAL_ELEMS / OK > 1 ? DW_PARTIAL_ELEMS / OK : 1;
+        if (j.NQ > 1 && !(j.partials = nbc_block_alloc((size_t)(j.NQ * OK) * j.z, &pcap))) atomic_store(&j.oom, true);
+        if (!atomic_load(&j.oom)) run_tasks(j.NQ, dw_chunk, &j);
+        if (j.NQ > 1 && !atomic_load(&j.oom)) nbc_parallel_for(OK, 16384, sum_partials_chunk, &j);
+        if (j.partials) nbc_block_free(j.partials, pcap);
+        if (atomic_load(&j.oom)) rc = nbc_oom(fn);
+        if (!rc) finish(fn, gw, c, res, rcap);
+        else if (res != nbc_ptr(gw)) nbc_block_free(res, rcap);
     }
     nbo_buffer_release(&bx);
     nbo_buffer_release(&bgy);

@@ -47,15 +47,15 @@ static int record_node(int op, const nbo_desc *d, nb_tensor *const *in, int n_in
                 nbc_incref(in[i]);
             }
         }
-        if (d->flags & NBO_SAVE_INPUTS) {
+        if ((d->flags & NBO_SAVE_INPUTS) && !(i < 32 && (d->unsaved_inputs >> i) & 1)) {
             n->saved_in[i] = in[i];
             nbc_incref(in[i]);
             n->saved_ver[i] = atomic_load(&in[i]->storage->version);
         }
     }
     for (int j = 0; j < d->n_out; j++) meta_of(out[j], &n->out_meta[j]);
-    if (d->flags & NBO_SAVE_OUTPUTS) {
-        for (int j = 0; j < d->n_out; j++) {
+    if (d->flags & (NBO_SAVE_OUTPUTS | NBO_SAVE_AUX_OUTPUTS)) {
+        for (int j = (d->flags & NBO_SAVE_OUTPUTS) ? 0 : 1; j < d->n_out; j++) {
             nb_tensor *o = out[j];
             /* An alias of the output that points back at this node without owning it: owning would
              * make a cycle (output -> node -> saved output). */

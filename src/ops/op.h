@@ -30,6 +30,8 @@ enum {
     NBO_SAVE_OUTPUTS = 1 << 2, /* backward reads ctx->out */
     NBO_ELEMENTWISE = 1 << 3,
     NBO_REDUCTION = 1 << 4,
+    NBO_SAVE_AUX_OUTPUTS = 1 << 5, /* backward reads ctx->out[j] for j >= 1 only: output #0 is not saved, so
+                                      it may be modified in place afterwards (batch_norm's y) */
 };
 
 /* What backward sees. in[i] / out[i] are NULL unless saved; meta describes every input. */
@@ -55,6 +57,8 @@ typedef struct nbo_desc {
     int n_out;
     unsigned flags;
     unsigned nograd_inputs; /* bit i: input i never gets a gradient */
+    unsigned unsaved_inputs; /* with NBO_SAVE_INPUTS, bit i: input i is not saved (backward never reads it, so
+                                it may be modified in place before backward) */
     const char *attrs;    /* attribute schema for docs, e.g. "ints=dims flag=keepdim" */
     const char *torch;    /* PyTorch equivalent */
     const char *summary;

@@ -125,16 +125,14 @@ static int scatter_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_te
         rc = nbc_oom(fn);
     } else {
         const int64_t *ix = bi.data;
-        for (int64_t k = 0; k < planes * out_size; k++) /* outside data may flow in here: check */
-            if (ix[k] < 0 || ix[k] >= in_size) {
-                rc = nbc_error(NB_ERR_ARG, "%s: index %lld is out of range for a plane of %lld", fn, (long long)ix[k],
-                               (long long)in_size);
-                break;
-            }
-        if (!rc) {
-            memset(res, 0, (size_t)numel * nb_dtype_size(c));
-            nbk_plane_scatter_add(c, planes, in_size, out_size, bg.data, ix, res);
+        /* outside data may flow in here: the kernel checks every index as it goes */
+        if (nbk_plane_scatter_add(c, planes, in_size, out_size, bg.data, ix, res)) {
             if (res != nbc_ptr(gx)) nbk_convert(nbc_ptr(gx), gx->dtype, res, c, numel);
+        } else {
+            for (int64_t k = 0; k < planes * out_size && !rc; k++) /* name the first bad one */
+                if (ix[k] < 0 || ix[k] >= in_size)
+                    rc = nbc_error(NB_ERR_ARG, "%s: index %lld is out of range for a plane of %lld", fn,
+                                   (long long)ix[k], (long long)in_size);
         }
         if (res != nbc_ptr(gx)) nbc_block_free(res, cap);
     }

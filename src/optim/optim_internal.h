@@ -88,6 +88,22 @@ bool nbopt_has_state(const nb_optimizer *opt, int g, int i);
  * checkpoint into a fresh optimiser. Returns 0 or a negative nb_status. */
 int nbopt_state_ensure(nb_optimizer *opt, int g, int i);
 
+/* Scheduler state for checkpoints (scheduler.c): what changes as the scheduler steps. base_lrs has
+ * n_groups entries (the scheduler's own array). */
+typedef struct nbopt_sched_state {
+    const char *type;     /* PyTorch class name: "StepLR", "OneCycleLR", ... */
+    const nb_optimizer *opt;
+    int n_groups;
+    int64_t last_epoch, step_count;
+    double last_lr, best;
+    int num_bad;
+    const double *base_lrs;
+} nbopt_sched_state;
+/* Read s's state (pointers borrowed from s). */
+void nbopt_sched_get(const nb_scheduler *s, nbopt_sched_state *st);
+/* Restore the stepping state (type, opt and n_groups are not changed: the caller checks them). */
+void nbopt_sched_set(nb_scheduler *s, const nbopt_sched_state *st);
+
 /* opts field helpers: a field left +0.0 takes def; NB_OPT_ZERO (-0.0) asks for a literal zero. */
 double nbopt_default(double v, double def);
 /* Range checks that set an error naming fn, the field and the value. */

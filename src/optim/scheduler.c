@@ -308,3 +308,28 @@ double nb_scheduler_get_lr(const nb_scheduler *s) {
     if (!s) return nbc_error(NB_ERR_ARG, "nb_scheduler_get_lr: scheduler is NULL"), NAN;
     return s->last_lr;
 }
+
+/* ---- checkpoint state (optim_internal.h) --------------------------------------------------------- */
+
+void nbopt_sched_get(const nb_scheduler *s, nbopt_sched_state *st) {
+    static const char *types[] = {"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "OneCycleLR",
+                                  "LinearLR", "ReduceLROnPlateau"};
+    st->type = types[s->kind];
+    st->opt = s->opt;
+    st->n_groups = s->n_groups;
+    st->last_epoch = s->last_epoch;
+    st->step_count = s->step_count;
+    st->last_lr = s->last_lr;
+    st->best = s->best;
+    st->num_bad = s->num_bad;
+    st->base_lrs = s->base_lrs;
+}
+
+void nbopt_sched_set(nb_scheduler *s, const nbopt_sched_state *st) {
+    s->last_epoch = st->last_epoch;
+    s->step_count = st->step_count;
+    s->last_lr = st->last_lr;
+    s->best = st->best;
+    s->num_bad = st->num_bad;
+    for (int g = 0; g < s->n_groups && g < st->n_groups; g++) s->base_lrs[g] = st->base_lrs[g];
+}

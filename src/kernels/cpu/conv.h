@@ -19,13 +19,22 @@ void nbk_im2col(nb_dtype t, const nbk_conv_geom *g, const void *x, int64_t c0, i
 /* The adjoint: gx[s, c0 + c, iy, ix] += every column entry that im2col took from there. gx must be
  * zeroed by the caller beforehand. Parallel over samples (each sample is written by one thread). */
 void nbk_col2im(nb_dtype t, const nbk_conv_geom *g, const void *cols, int64_t ld, int64_t c0, int64_t c_count, void *gx);
+/* The same for sample s alone, on the calling thread: cols gets (or gives back) that sample's
+ * columns in its columns [0, oh * ow). For callers that run one sample per task. */
+void nbk_im2col_sample(nb_dtype t, const nbk_conv_geom *g, const void *x, int64_t s, int64_t c0, int64_t c_count,
+                       void *cols, int64_t ld);
+void nbk_col2im_sample(nb_dtype t, const nbk_conv_geom *g, const void *cols, int64_t ld, int64_t s, int64_t c0,
+                       int64_t c_count, void *gx);
 
 /* Max pooling of x (N*C planes of H x W, contiguous) into y and idx (N*C planes of oh x ow):
  * y = the window maximum (NaN wins), idx = its flat index iy * W + ix in the input plane (first one
- * on ties). Windows hanging over the padding ignore it. Parallel over planes. */
+ * on ties). Windows hanging over the padding ignore it; windows inside the plane take a branch-free
+ * path without bounds checks (unrolled for 2x2 stride 2 and 3x3). Parallel over planes. */
 void nbk_max_pool2d(nb_dtype t, const nbk_conv_geom *g, const void *x, void *y, int64_t *idx);
-/* gx (N*C planes of H*W, zeroed by the caller) += g at idx (planes of oh*ow): the adjoint of gather. */
-void nbk_plane_scatter_add(nb_dtype t, int64_t planes, int64_t in_size, int64_t out_size, const void *g,
+/* gx (N*C planes of H*W) = zeros + g added at idx (planes of oh*ow), in order: the adjoint of gather.
+ * Each plane is zeroed by the task that fills it. Indices outside [0, H*W) are skipped and make the
+ * result false (the caller reports the error). */
+bool nbk_plane_scatter_add(nb_dtype t, int64_t planes, int64_t in_size, int64_t out_size, const void *g,
                            const int64_t *idx, void *gx);
 /* y[p, j] = x[p, idx[p, j]] over planes. */
 void nbk_plane_gather(nb_dtype t, int64_t planes, int64_t in_size, int64_t out_size, const void *x, const int64_t *idx,

@@ -1,7 +1,10 @@
 /* kernels/cpu/elementwise.c — unary, binary (broadcasting by strides) and where loops. Inner loops
- * are specialised for the stride patterns that matter (both contiguous, one broadcast scalar) so the
- * compiler vectorises them; the n-d walk over outer dims is shared. */
-#include "kernels.h"
+ * are specialised for the stride patterns that matter (both contiguous, one broadcast scalar); the
+ * n-d walk over outer dims is shared. f32 unary ops and the f32 binary ops other than pow run the
+ * AVX-512 or AVX2 kernels of ew_avx512.c / ew_avx2.c when the CPU has them (nbk_ew_get); the loops
+ * here are the portable fallback and compute the same values (f32 exp, log, tanh and sigmoid through
+ * the vector math of vmath.c, not libm). f64 and integers always run these loops. */
+#include "ew_internal.h"
 
 #include <math.h>
 
@@ -21,19 +24,24 @@
     static void unary_##SUF(nbk_unary op, const void *x, void *y, int64_t n) {                     \
         switch (op) {                                                                              \
         case NBK_NEG: UNARY_LOOP(T, -v); break;                                                    \
-        case NBK_ABS: UNARY_LOOP(T, v < 0 ? -v : v); break;                                        \
-        case NBK_EXP: UNARY_LOOP(T, exp##SUF(v)); break;                                           \
-        case NBK_LOG: UNARY_LOOP(T, log##SUF(v)); break;                                           \
+        case NBK_ABS: UNARY_LOOP(T, fabs##SUF(v)); break; /* abs(-0) = +0 */                       \
+        case NBK_EXP: TRANSC(SUF, NBK_VEXP, exp##SUF(v)); break;                                   \
+        case NBK_LOG: TRANSC(SUF, NBK_VLOG, log##SUF(v)); break;                                   \
         case NBK_SQRT: UNARY_LOOP(T, sqrt##SUF(v)); break;                                         \
-        case NBK_TANH: UNARY_LOOP(T, tanh##SUF(v)); break;                                         \
+        case NBK_TANH: TRANSC(SUF, NBK_VTANH, tanh##SUF(v)); break;                                \
         case NBK_SIGMOID: /* split by sign so exp never overflows */                               \
-            UNARY_LOOP(T, v >= 0 ? (T)1 / ((T)1 + exp##SUF(-v)) : exp##SUF(v) / ((T)1 + exp##SUF(v))); \
+            TRANSC(SUF, NBK_VSIGMOID, v >= 0 ? (T)1 / ((T)1 + exp##SUF(-v)) : exp##SUF(v) / ((T)1 + exp##SUF(v))); \
             break;                                                                                 \
         case NBK_RELU: UNARY_LOOP(T, (v > 0 || v != v) ? v : (T)0); break; /* NaN propagates */     \
         case NBK_SIGN: UNARY_LOOP(T, (T)((v > 0) - (v < 0))); break;                               \
         default: break;                                                                            \
         }                                                                                          \
     }
+
+/* Transcendentals: f32 through the vector math (the same bits at every dispatch level), f64 libm. */
+#define TRANSC(SUF, FN, EXPR) TRANSC_##SUF(FN, EXPR)
+#define TRANSC_f(FN, EXPR) nbk_vmath_f32(FN, x, y, n)
+#define TRANSC_(FN, EXPR) UNARY_LOOP(double, EXPR)
 
 UNARY_FLOAT(float, f)
 UNARY_FLOAT(double, )
@@ -60,6 +68,8 @@ static void unary_chunk(void *ctx, int64_t b, int64_t e) {
     size_t z = nb_dtype_size(j->t);
     const void *x = j->x + (size_t)b * z;
     void *y = j->y + (size_t)b * z;
+    const nbk_ew_arch *ar;
+    if (j->t == NB_F32 && (ar = nbk_ew_get()) && ar->unary(j->op, x, y, e - b)) return;
     if (j->t == NB_F32) unary_f(j->op, x, y, e - b);
     else if (j->t == NB_F64) unary_(j->op, x, y, e - b);
     else unary_i64(j->op, x, y, e - b);
@@ -235,7 +245,9 @@ static void nd_rows(void *ctx, int64_t begin, int64_t end) {
             const char *c = j->p[2] + (size_t)off[2] * j->psize[2];
             where_run(j->osize, o, (const uint8_t *)c, j->st[2][last], a, j->st[0][last], b, j->st[1][last], inner);
         } else if (j->t == NB_F32) {
-            bin_f(j->op, o, a, j->st[0][last], b, j->st[1][last], inner);
+            const nbk_ew_arch *ar = nbk_ew_get();
+            if (!ar || !ar->binary(j->op, o, (const float *)a, j->st[0][last], (const float *)b, j->st[1][last], inner))
+                bin_f(j->op, o, a, j->st[0][last], b, j->st[1][last], inner);
         } else if (j->t == NB_F64) {
             bin_(j->op, o, a, j->st[0][last], b, j->st[1][last], inner);
         } else {

@@ -42,17 +42,46 @@ void nbk_binary_run(nbk_binary op, nb_dtype t, void *out, const void *a, const i
 void nbk_where_run(nb_dtype t, void *out, const uint8_t *cond, const int64_t *sc, const void *a, const int64_t *sa,
                    const void *b, const int64_t *sb, int ndim, const int64_t *shape);
 
+/* f32 vector math: y[i] = f(x[i]) on n contiguous floats, single-threaded, at the dispatch level of
+ * this CPU (AVX-512, AVX2, scalar; NABLA_CPU_MAX caps it). nbk_unary_run uses the same functions for
+ * f32 exp, log, tanh and sigmoid (f64 calls libm), and so do the f32 softmax rows.
+ *
+ * Every level runs the same sequence of IEEE f32 operations (no FMA, no approximate reciprocals), so
+ * the results are bitwise identical across levels, and the scalar level is portable C. Maximum error
+ * against a double-precision reference, in ULP of the f32 result, measured by tests/test_vmath.c
+ * over every 64th f32 bit pattern (2^26 inputs, all signs and exponents), every float in windows
+ * around the range switches and boundaries, and special values; all three levels give the same
+ * numbers. The test fails above the bound in brackets.
+ *   exp      0.97 ULP [1.0]  (denormal results included; 0 below -103.97, inf above 88.7228)
+ *   log      0.80 ULP [1.0]  (denormal inputs included; log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf)
+ *   tanh     1.30 ULP [1.5]  (tanh(-0) = -0; +-1 for |x| >= 9.01)
+ *   sigmoid  2.29 ULP [2.5]  (denormal results for x < -87.3, 0 below -103.97, 1 above 16.7)
+ *   erf      1.36 ULP [1.5]  (erf(-0) = -0; +-1 for |x| >= 3.92)
+ * NaN in gives NaN out for all five. libm's expf/logf/tanhf are within 1 ULP; the difference is
+ * that these run 8 or 16 lanes at a time (see docs/ops-benchmarks.md). */
+typedef enum nbk_vfn { NBK_VEXP, NBK_VLOG, NBK_VTANH, NBK_VSIGMOID, NBK_VERF, NBK_VFN_COUNT } nbk_vfn;
+void nbk_vmath_f32(nbk_vfn f, const float *x, float *y, int64_t n);
+/* The level running the elementwise, reduction, softmax and vector-math kernels: "avx512", "avx2" or
+ * "scalar". */
+const char *nbk_ew_isa(void);
+
 /* ---- reductions -------------------------------------------------------------------------------- */
 
 typedef enum nbk_reduce { NBK_RSUM, NBK_RMAX, NBK_RMIN, NBK_RARGMAX } nbk_reduce;
 /* For each of m rows of r contiguous elements of compute type t, reduce to out[row]. argmax writes
- * i64. Sums accumulate in fixed-size chunks combined in a fixed order, so the result does not depend
- * on the thread count. */
+ * i64. Sums accumulate in fixed 4096-element chunks whose partial sums are added in order, so the
+ * result does not depend on the thread count (a single long row is split over threads by chunks).
+ * Within a chunk, f32 sums use 64 lanes (element i to lane i % 64, lanes combined by a halving tree),
+ * the same order at every dispatch level, so f32 sums are also identical across levels; f64 sums use
+ * 8 lanes. max/min propagate NaN; the sign of a zero maximum (max of -0 and +0) may differ between
+ * levels, nothing else does. */
 void nbk_reduce_rows(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t m, int64_t r);
 /* For x of shape (r, n) contiguous, reduce over r: out[j] = reduce_i x[i, j]. */
 void nbk_reduce_cols(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t r, int64_t n);
 
-/* Softmax / log-softmax over rows of r contiguous elements (f32 or f64). */
+/* Softmax / log-softmax over rows of r contiguous elements (f32 or f64). f32 rows use the vector exp
+ * above and sum in the 64-lane order of the f32 row sums; results are identical for any thread count
+ * and any dispatch level. */
 void nbk_softmax_rows(nb_dtype t, const void *x, void *y, int64_t m, int64_t r, bool log);
 
 /* ---- matrix multiply --------------------------------------------------------------------------- */

@@ -1,27 +1,44 @@
 /* kernels/cpu/reduce.c — row and column reductions, softmax rows. The op layer permutes any set of
  * reduced dims into one of the two shapes handled here: (m rows, r reduced) or (r reduced, n columns).
+ * f32 sums, max/min and softmax rows run the AVX-512 / AVX2 kernels (ew_simd.inc) when the CPU has
+ * them; the loops here are the portable fallback and compute the same bits.
  *
  * Determinism: a long sum is cut into fixed 4096-element chunks whose partial sums are added in
- * order; each chunk uses 8 running accumulators combined in a fixed tree. Nothing depends on how
- * many threads ran, so results are bitwise identical for any thread count.
+ * order; each chunk uses running accumulators (64 lanes for f32, 8 for f64) combined in a fixed tree.
+ * Nothing depends on how many threads ran, so results are bitwise identical for any thread count.
  */
-#include "kernels.h"
+#include "ew_internal.h"
 
 #include <math.h>
 #include <string.h>
 
-#define CHUNK 4096
+#define CHUNK NBK_SUM_CHUNK
 
-/* Sum of a contiguous run with 8 accumulators (vectorisable without -ffast-math). */
+/* f32: 64 lanes, element i to lane i % 64, halving tree (the order of every SIMD level). */
+static float sum_run_f(const float *restrict x, int64_t n) {
+    const nbk_ew_arch *ar = nbk_ew_get();
+    if (ar) return ar->sum_run(x, n);
+    float acc[NBK_SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + NBK_SUM_LANES <= n; i += NBK_SUM_LANES)
+        for (int k = 0; k < NBK_SUM_LANES; k++) acc[k] += x[i + k];
+    for (; i < n; i++) acc[i & (NBK_SUM_LANES - 1)] += x[i];
+    for (int h = NBK_SUM_LANES / 2; h >= 1; h /= 2)
+        for (int k = 0; k < h; k++) acc[k] += acc[k + h];
+    return acc[0];
+}
+
+/* f64: 8 accumulators (vectorisable without -ffast-math). */
+static double sum_run_d(const double *restrict x, int64_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[i + k];
+    for (; i < n; i++) acc[i & 7] += x[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 #define DEF_SUM(T, SUF)                                                                            \
-    static T sum_run_##SUF(const T *restrict x, int64_t n) {                                       \
-        T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                       \
-        int64_t i = 0;                                                                             \
-        for (; i + 8 <= n; i += 8)                                                                 \
-            for (int k = 0; k < 8; k++) acc[k] += x[i + k];                                        \
-        for (; i < n; i++) acc[i & 7] += x[i];                                                     \
-        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));  \
-    }                                                                                              \
     static T sum_##SUF(const T *x, int64_t n) {                                                    \
         if (n <= CHUNK) return sum_run_##SUF(x, n);                                                \
         T s = 0;                                                                                   \
@@ -73,12 +90,15 @@ typedef struct red_job {
 
 static void rows_chunk(void *ctx, int64_t b, int64_t e) {
     const red_job *j = ctx;
+    const nbk_ew_arch *ar = nbk_ew_get();
     for (int64_t row = b; row < e; row++) {
         switch (j->t) {
         case NB_F32: {
             const float *x = (const float *)j->x + row * j->r;
             if (j->op == NBK_RARGMAX) ((int64_t *)j->out)[row] = argmax_f(x, j->r);
-            else ((float *)j->out)[row] = j->op == NBK_RSUM ? sum_f(x, j->r) : j->op == NBK_RMAX ? max_f(x, j->r) : min_f(x, j->r);
+            else if (j->op == NBK_RSUM) ((float *)j->out)[row] = sum_f(x, j->r);
+            else if (ar) ((float *)j->out)[row] = j->op == NBK_RMAX ? ar->max_run(x, j->r) : ar->min_run(x, j->r);
+            else ((float *)j->out)[row] = j->op == NBK_RMAX ? max_f(x, j->r) : min_f(x, j->r);
             break;
         }
         case NB_F64: {
@@ -97,7 +117,47 @@ static void rows_chunk(void *ctx, int64_t b, int64_t e) {
     }
 }
 
+/* One long sum split over threads by its fixed chunks: partials[c] = sum of chunk c, then added in
+ * order exactly as sum_f / sum_d do on one thread. */
+typedef struct chunk_job {
+    nb_dtype t;
+    const char *x;
+    int64_t r;
+    double *partials; /* f32 partials are stored as (exact) doubles */
+} chunk_job;
+
+static void chunks_chunk(void *ctx, int64_t b, int64_t e) {
+    const chunk_job *j = ctx;
+    for (int64_t c = b; c < e; c++) {
+        int64_t i = c * CHUNK, len = j->r - i < CHUNK ? j->r - i : CHUNK;
+        j->partials[c] = j->t == NB_F32 ? (double)sum_run_f((const float *)j->x + i, len)
+                                        : sum_run_d((const double *)j->x + i, len);
+    }
+}
+
+static bool sum_long_row(nb_dtype t, const void *x, void *out, int64_t r) {
+    int64_t nc = (r + CHUNK - 1) / CHUNK;
+    size_t cap;
+    double *partials = nbc_block_alloc((size_t)nc * sizeof(double), &cap);
+    if (!partials) return false;
+    chunk_job j = {t, x, r, partials};
+    nbc_parallel_for(nc, 8, chunks_chunk, &j);
+    if (t == NB_F32) {
+        float s = 0;
+        for (int64_t c = 0; c < nc; c++) s += (float)partials[c];
+        *(float *)out = s;
+    } else {
+        double s = 0;
+        for (int64_t c = 0; c < nc; c++) s += partials[c];
+        *(double *)out = s;
+    }
+    nbc_block_free(partials, cap);
+    return true;
+}
+
 void nbk_reduce_rows(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t m, int64_t r) {
+    if (op == NBK_RSUM && m == 1 && r >= 16 * CHUNK && (t == NB_F32 || t == NB_F64) && sum_long_row(t, x, out, r))
+        return;
     red_job j = {op, t, x, out, r, 0};
     int64_t grain = r >= 32768 ? 1 : 32768 / (r ? r : 1);
     nbc_parallel_for(m, grain, rows_chunk, &j);
@@ -151,6 +211,7 @@ static void cols_argmax(nb_dtype t, const char *x, int64_t *o, int64_t r, int64_
 static void cols_chunk(void *ctx, int64_t b, int64_t e) {
     const red_job *j = ctx;
     if (j->op == NBK_RARGMAX) cols_argmax(j->t, j->x, (int64_t *)j->out, j->r, j->n, b, e);
+    else if (j->t == NB_F32 && nbk_ew_get()) nbk_ew_get()->cols(j->op, (const float *)j->x, (float *)j->out, j->r, j->n, b, e);
     else if (j->t == NB_F32) cols_f(j->op, (const float *)j->x, (float *)j->out, j->r, j->n, b, e);
     else if (j->t == NB_F64) cols_d(j->op, (const double *)j->x, (double *)j->out, j->r, j->n, b, e);
     else cols_i(j->op, (const int64_t *)j->x, (int64_t *)j->out, j->r, j->n, b, e);
@@ -172,31 +233,56 @@ typedef struct sm_job {
     bool log;
 } sm_job;
 
-#define DEF_SOFTMAX(T, SUF)                                                                        \
-    static void softmax_row_##SUF(const T *x, T *y, int64_t r, bool lg) {                          \
-        T m = max_##SUF(x, r);                                                                     \
-        if (m == -INFINITY || m != m) m = 0; /* all -inf rows give NaN like PyTorch via exp(-inf-(-inf)) */ \
-        for (int64_t i = 0; i < r; i++) y[i] = x[i] - m;                                           \
-        T s = 0;                                                                                   \
-        if (lg) {                                                                                  \
-            for (int64_t i = 0; i < r; i++) s += exp##SUF##_(y[i]);                                \
-            T ls = log##SUF##_(s);                                                                 \
-            for (int64_t i = 0; i < r; i++) y[i] -= ls;                                            \
-        } else {                                                                                   \
-            for (int64_t i = 0; i < r; i++) {                                                      \
-                y[i] = exp##SUF##_(y[i]);                                                          \
-                s += y[i];                                                                         \
-            }                                                                                      \
-            T inv = (T)1 / s;                                                                      \
-            for (int64_t i = 0; i < r; i++) y[i] *= inv;                                           \
-        }                                                                                          \
+/* f32 rows: the vector exp, and the sum in 64 lanes per 4096 chunk, chunks added in order (the
+ * order of ew_simd.inc's softmax_row, which runs instead when the CPU has AVX2 or AVX-512). */
+static void softmax_row_f(const float *x, float *y, int64_t r, bool lg) {
+    const nbk_ew_arch *ar = nbk_ew_get();
+    if (ar) {
+        ar->softmax_row(x, y, r, lg);
+        return;
     }
-#define expf_(v) expf(v)
-#define logf_(v) logf(v)
-#define expd_(v) exp(v)
-#define logd_(v) log(v)
-DEF_SOFTMAX(float, f)
-DEF_SOFTMAX(double, d)
+    float m = max_f(x, r);
+    if (m == -INFINITY || m != m) m = 0; /* all -inf rows give NaN like PyTorch via exp(-inf-(-inf)) */
+    float s = 0;
+    for (int64_t c0 = 0; c0 < r; c0 += CHUNK) {
+        int64_t c1 = r - c0 < CHUNK ? r : c0 + CHUNK;
+        float acc[NBK_SUM_LANES] = {0};
+        for (int64_t i = c0; i < c1; i++) {
+            float v = nbk_vexpf(x[i] - m);
+            if (!lg) y[i] = v;
+            acc[(i - c0) & (NBK_SUM_LANES - 1)] += v;
+        }
+        for (int h = NBK_SUM_LANES / 2; h >= 1; h /= 2)
+            for (int k = 0; k < h; k++) acc[k] += acc[k + h];
+        s += acc[0];
+    }
+    if (lg) {
+        float ls = nbk_vlogf(s);
+        for (int64_t i = 0; i < r; i++) y[i] = (x[i] - m) - ls;
+    } else {
+        float inv = 1.0f / s;
+        for (int64_t i = 0; i < r; i++) y[i] *= inv;
+    }
+}
+
+static void softmax_row_d(const double *x, double *y, int64_t r, bool lg) {
+    double m = max_d(x, r);
+    if (m == -INFINITY || m != m) m = 0;
+    for (int64_t i = 0; i < r; i++) y[i] = x[i] - m;
+    double s = 0;
+    if (lg) {
+        for (int64_t i = 0; i < r; i++) s += exp(y[i]);
+        double ls = log(s);
+        for (int64_t i = 0; i < r; i++) y[i] -= ls;
+    } else {
+        for (int64_t i = 0; i < r; i++) {
+            y[i] = exp(y[i]);
+            s += y[i];
+        }
+        double inv = 1.0 / s;
+        for (int64_t i = 0; i < r; i++) y[i] *= inv;
+    }
+}
 
 static void sm_chunk(void *ctx, int64_t b, int64_t e) {
     const sm_job *j = ctx;
