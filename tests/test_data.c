@@ -4,6 +4,7 @@
  * errors). Reads the real Fashion-MNIST test set when /usr/share/datasets/fashion-mnist exists. */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "oom_sweep.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -786,21 +787,6 @@ static void test_fashion_mnist(void) {
 
 /* ---- out of memory: every allocation of the readers, datasets and loader may fail ------------------ */
 
-static atomic_long g_allocs, g_live_allocs, g_fail_at = -1;
-
-static void *failing_alloc(void *ud, void *p, size_t old, size_t n) {
-    (void)ud, (void)old;
-    if (n == 0) {
-        if (p) atomic_fetch_sub(&g_live_allocs, 1);
-        free(p);
-        return NULL;
-    }
-    long k = atomic_fetch_add(&g_allocs, 1);
-    if (k == atomic_load(&g_fail_at)) return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) atomic_fetch_add(&g_live_allocs, 1);
-    return q;
-}
 
 /* The work the sweep repeats; returns how many steps succeeded. */
 static int oom_workload(const char *gz, const char *csv, bool prefetch) {
@@ -827,6 +813,16 @@ static int oom_workload(const char *gz, const char *csv, bool prefetch) {
     return ok;
 }
 
+typedef struct oom_ctx {
+    const char *gz, *csv;
+    int prefetch;
+} oom_ctx;
+
+static int oom_work(void *ctx) {
+    const oom_ctx *c = ctx;
+    return oom_workload(c->gz, c->csv, c->prefetch);
+}
+
 static void test_oom_sweep(void) {
     harness_current = "test_oom_sweep";
     uint8_t file[256], pix[64];
@@ -835,32 +831,10 @@ static void test_oom_sweep(void) {
     const char *gz = tmp_path("oom.idx.gz"), *csv = tmp_path("oom.csv");
     if (!g_lib_zlib || !write_gz(gz, file, n)) write_file(gz, file, n);
     write_text(csv, "1,2,3\n4,5,6\n");
-    CHECK(nb_live_tensors() == 0);
-    CHECK(nb_set_allocator(failing_alloc, NULL) == 0);
     for (int pf = 0; pf < 2; pf++) {
-        atomic_store(&g_fail_at, -1);
-        atomic_store(&g_allocs, 0);
-        int full = oom_workload(gz, csv, pf);
-        long total = atomic_load(&g_allocs);
-        CHECK(full == 3 + 2 * 2);
-        nb_empty_cache();
-        long base = atomic_load(&g_live_allocs);
-        int failures = 0;
-        for (long k = 0; k < total + 5; k++) {
-            atomic_store(&g_allocs, 0);
-            atomic_store(&g_fail_at, k);
-            int got = oom_workload(gz, csv, pf);
-            failures += got < full;
-            atomic_store(&g_fail_at, -1);
-            nb_empty_cache();
-            CHECK_MSG(nb_live_tensors() == 0, "failing allocation #%ld: %lld tensors leaked", k,
-                      (long long)nb_live_tensors());
-            CHECK_MSG(atomic_load(&g_live_allocs) <= base, "failing allocation #%ld: %ld blocks leaked", k,
-                      atomic_load(&g_live_allocs) - base);
-        }
-        CHECK(failures > 0);
+        oom_ctx c = {gz, csv, pf};
+        oom_sweep(oom_work, &c, 3 + 2 * 2);
     }
-    CHECK(nb_set_allocator(NULL, NULL) == 0);
 }
 
 static void cleanup_dir(void) {

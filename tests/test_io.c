@@ -8,6 +8,7 @@
  * (tests/ref/io_interop.sh drives the three steps). */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "oom_sweep.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -752,21 +753,6 @@ static void test_crash_safety(void) {
 
 /* ---- allocation failures ------------------------------------------------------------------------- */
 
-static atomic_long g_allocs, g_live_allocs, g_fail_at = -1;
-
-static void *failing_alloc(void *ud, void *p, size_t old, size_t n) {
-    (void)ud, (void)old;
-    if (n == 0) {
-        if (p) atomic_fetch_sub(&g_live_allocs, 1);
-        free(p);
-        return NULL;
-    }
-    long k = atomic_fetch_add(&g_allocs, 1);
-    if (k == atomic_load(&g_fail_at)) return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) atomic_fetch_add(&g_live_allocs, 1);
-    return q;
-}
 
 static int oom_workload(void) {
     int ok = 0;
@@ -806,32 +792,13 @@ static int oom_workload(void) {
     return ok;
 }
 
+static int oom_work(void *ctx) { return (void)ctx, oom_workload(); }
+
 static void test_oom_sweep(void) {
     harness_current = "test_oom_sweep";
     CHECK(nb_live_tensors() == 0);
-    int full = oom_workload(); /* files exist for the loads below */
-    CHECK(nb_set_allocator(failing_alloc, NULL) == 0);
-    atomic_store(&g_fail_at, -1);
-    atomic_store(&g_allocs, 0);
-    full = oom_workload();
-    long total = atomic_load(&g_allocs);
-    CHECK_MSG(full == 11, "full workload: %d of 11 steps", full);
-    nb_empty_cache();
-    long base = atomic_load(&g_live_allocs);
-    int failures = 0;
-    for (long k = 0; k < total + 5; k++) {
-        atomic_store(&g_allocs, 0);
-        atomic_store(&g_fail_at, k);
-        int got = oom_workload();
-        failures += got < full;
-        atomic_store(&g_fail_at, -1);
-        nb_empty_cache();
-        CHECK_MSG(nb_live_tensors() == 0, "failing allocation #%ld: %lld tensors leaked", k, (long long)nb_live_tensors());
-        CHECK_MSG(atomic_load(&g_live_allocs) <= base, "failing allocation #%ld: %ld blocks leaked", k,
-                  atomic_load(&g_live_allocs) - base);
-    }
-    CHECK(failures > 0);
-    CHECK(nb_set_allocator(NULL, NULL) == 0);
+    oom_workload(); /* files exist for the loads below */
+    long total = oom_sweep(oom_work, NULL, 11);
     CHECK(!has_tmp_files());
     fprintf(stderr, "(allocation sweep: %ld allocations, each failed once)\n", total);
 }

@@ -50,6 +50,21 @@ void *nbc_calloc(const char *fn, size_t n) {
     return p;
 }
 
+char *nbc_strdup(const char *fn, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = nbc_raw_alloc(n);
+    if (!d) {
+        nbc_oom(fn);
+        return NULL;
+    }
+    memcpy(d, s, n);
+    return d;
+}
+
+void nbc_strfree(char *s) {
+    if (s) nbc_raw_free(s, strlen(s) + 1);
+}
+
 /* ---- caching block allocator ------------------------------------------------------------------ */
 
 /* Size classes: 64 B and up in quarter-power-of-two steps (64, 80, 96, 112, 128, 160, ...), so a block

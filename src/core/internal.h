@@ -114,6 +114,9 @@ void *nbc_raw_realloc(void *p, size_t old_n, size_t new_n);
 void nbc_raw_free(void *p, size_t n);
 /* Zeroed raw allocation that sets NB_ERR_NOMEM (naming fn) on failure. */
 void *nbc_calloc(const char *fn, size_t n);
+/* A copy of s from the user allocator (NB_ERR_NOMEM naming fn on failure); free with nbc_strfree. */
+char *nbc_strdup(const char *fn, const char *s);
+void nbc_strfree(char *s);
 /* Cached, 64-byte aligned storage blocks. *capacity receives the block's real size. */
 void *nbc_block_alloc(size_t nbytes, size_t *capacity);
 void nbc_block_free(void *p, size_t capacity);

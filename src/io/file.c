@@ -30,21 +30,6 @@ void nbio_test_fail_after(int64_t bytes, int mode) {
     atomic_store(&g_fail_left, bytes);
 }
 
-char *nbio_strdup(const char *fn, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = nbc_raw_alloc(n);
-    if (!d) {
-        nbc_oom(fn);
-        return NULL;
-    }
-    memcpy(d, s, n);
-    return d;
-}
-
-void nbio_strfree(char *s) {
-    if (s) nbc_raw_free(s, strlen(s) + 1);
-}
-
 int nbio_wopen(nbio_writer *w, const char *fn, const char *path) {
     memset(w, 0, sizeof *w);
     w->fn = fn;
@@ -293,8 +278,8 @@ nb_metadata *nb_metadata_new(void) { return nbc_calloc("nb_metadata_new", sizeof
 void nb_metadata_free(nb_metadata *m) {
     if (!m) return;
     for (int i = 0; i < m->n; i++) {
-        nbio_strfree(m->keys[i]);
-        nbio_strfree(m->values[i]);
+        nbc_strfree(m->keys[i]);
+        nbc_strfree(m->values[i]);
     }
     if (m->cap) {
         nbc_raw_free(m->keys, (size_t)m->cap * sizeof(char *));
@@ -304,17 +289,17 @@ void nb_metadata_free(nb_metadata *m) {
 }
 
 int nbio_meta_set(const char *fn, nb_metadata *m, const char *key, const char *value) {
-    char *v = nbio_strdup(fn, value);
+    char *v = nbc_strdup(fn, value);
     if (!v) return NB_ERR_NOMEM;
     for (int i = 0; i < m->n; i++)
         if (strcmp(m->keys[i], key) == 0) {
-            nbio_strfree(m->values[i]);
+            nbc_strfree(m->values[i]);
             m->values[i] = v;
             return 0;
         }
-    char *k = nbio_strdup(fn, key);
+    char *k = nbc_strdup(fn, key);
     if (!k) {
-        nbio_strfree(v);
+        nbc_strfree(v);
         return NB_ERR_NOMEM;
     }
     if (m->n == m->cap) {
@@ -323,8 +308,8 @@ int nbio_meta_set(const char *fn, nb_metadata *m, const char *key, const char *v
         if (!nk || !nv) {
             if (nk) nbc_raw_free(nk, (size_t)nc * sizeof(char *));
             if (nv) nbc_raw_free(nv, (size_t)nc * sizeof(char *));
-            nbio_strfree(k);
-            nbio_strfree(v);
+            nbc_strfree(k);
+            nbc_strfree(v);
             return nbc_oom(fn);
         }
         if (m->n) {

@@ -59,9 +59,6 @@ void nbio_map_release(void *data, void *user_data);
 uint32_t nbio_crc32(uint32_t crc, const void *p, size_t n);
 /* Whether s[0..n) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 bool nbio_utf8_valid(const uint8_t *s, size_t n);
-/* Copy of s (nbc_raw_alloc, strlen + 1 bytes) or NULL with NB_ERR_NOMEM set for fn. */
-char *nbio_strdup(const char *fn, const char *s);
-void nbio_strfree(char *s);
 /* Byte size of ndim/shape of dtype with overflow checks: false on overflow. */
 bool nbio_nbytes(int ndim, const int64_t *shape, nb_dtype dtype, uint64_t *out);
 

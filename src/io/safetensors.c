@@ -214,8 +214,8 @@ static int pstring(parser *p, char **out) {
         sb_free(&b);
         return rc;
     }
-    /* Shrink into an exact-size copy so nbio_strfree can free it. */
-    *out = nbio_strdup(p->fn, b.p);
+    /* Shrink into an exact-size copy so nbc_strfree can free it. */
+    *out = nbc_strdup(p->fn, b.p);
     sb_free(&b);
     return *out ? 0 : NB_ERR_NOMEM;
 }
@@ -262,25 +262,25 @@ static int pmetadata(parser *p) {
         char *k = NULL, *v = NULL;
         if ((rc = pstring(p, &k))) return rc;
         if (nb_metadata_get(p->meta, k)) {
-            nbio_strfree(k);
+            nbc_strfree(k);
             return perr(p, "duplicate key in __metadata__");
         }
         if ((rc = expect(p, ':'))) {
-            nbio_strfree(k);
+            nbc_strfree(k);
             return rc;
         }
         ws(p);
         if (p->i < p->n && p->s[p->i] != '"') {
-            nbio_strfree(k);
+            nbc_strfree(k);
             return perr(p, "__metadata__ values must be strings");
         }
         if ((rc = pstring(p, &v))) {
-            nbio_strfree(k);
+            nbc_strfree(k);
             return rc;
         }
         rc = nbio_meta_set(p->fn, p->meta, k, v);
-        nbio_strfree(k);
-        nbio_strfree(v);
+        nbc_strfree(k);
+        nbc_strfree(v);
         if (rc) return rc;
         ws(p);
         if (p->i < p->n && p->s[p->i] == ',') {
@@ -299,7 +299,7 @@ static int pentry(parser *p, entry *e) {
         char *k = NULL;
         if ((rc = pstring(p, &k))) return rc;
         int which = !strcmp(k, "dtype") ? 0 : !strcmp(k, "shape") ? 1 : !strcmp(k, "data_offsets") ? 2 : -1;
-        nbio_strfree(k);
+        nbc_strfree(k);
         if (which < 0) return perr(p, "unknown key in a tensor entry (allowed: dtype, shape, data_offsets)");
         if (have[which]) return perr(p, "duplicate key in a tensor entry");
         have[which] = true;
@@ -317,10 +317,10 @@ static int pentry(parser *p, entry *e) {
                                e->name, d,
                                foreign ? "nabla does not support (it has F32, F64, F16, BF16, I8, U8, I32, I64, BOOL)"
                                        : "is not a safetensors dtype");
-                nbio_strfree(d);
+                nbc_strfree(d);
                 return rc;
             }
-            nbio_strfree(d);
+            nbc_strfree(d);
             e->dtype = (nb_dtype)found;
         } else if (which == 1) {
             if ((rc = expect(p, '['))) return rc;
@@ -365,7 +365,7 @@ static int pentry(parser *p, entry *e) {
 }
 
 static void entries_free(parser *p) {
-    for (int i = 0; i < p->ne; i++) nbio_strfree(p->e[i].name);
+    for (int i = 0; i < p->ne; i++) nbc_strfree(p->e[i].name);
     if (p->cap) nbc_raw_free(p->e, (size_t)p->cap * sizeof *p->e);
     p->e = NULL;
     p->ne = p->cap = 0;
@@ -385,11 +385,11 @@ static int pheader(parser *p) {
             int rc = pstring(p, &k);
             if (rc) return rc;
             if ((rc = expect(p, ':'))) {
-                nbio_strfree(k);
+                nbc_strfree(k);
                 return rc;
             }
             if (!strcmp(k, "__metadata__")) {
-                nbio_strfree(k);
+                nbc_strfree(k);
                 if (seen_meta) return perr(p, "duplicate __metadata__");
                 seen_meta = true;
                 if ((rc = pmetadata(p))) return rc;
@@ -398,7 +398,7 @@ static int pheader(parser *p) {
                     int nc = p->cap ? 2 * p->cap : 16;
                     entry *ne = nbc_raw_realloc(p->e, (size_t)p->cap * sizeof *ne, (size_t)nc * sizeof *ne);
                     if (!ne) {
-                        nbio_strfree(k);
+                        nbc_strfree(k);
                         return nbc_oom(p->fn);
                     }
                     p->e = ne;

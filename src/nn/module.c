@@ -5,21 +5,6 @@
 
 #include <string.h>
 
-static char *dup_name(const char *fn, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = nbc_raw_alloc(n);
-    if (!d) {
-        nbc_oom(fn);
-        return NULL;
-    }
-    memcpy(d, s, n);
-    return d;
-}
-
-static void free_name(char *s) {
-    if (s) nbc_raw_free(s, strlen(s) + 1);
-}
-
 /* The error serial of the last failed constructor (0: none). A failure counts while its error is
  * still the latest one on this thread and not cleared. */
 static _Thread_local uint64_t tl_ctor_failure;
@@ -55,7 +40,7 @@ static int add_tensor(nb_module *m, const char *name, nb_tensor *t, bool param) 
         nbc_decref(t);
         return nbc_error(NB_ERR_STATE, "%s: too many tensors registered on one module", m->vt->type);
     }
-    char *d = dup_name(m->vt->type, name);
+    char *d = nbc_strdup(m->vt->type, name);
     if (!d) {
         nbc_decref(t);
         return NB_ERR_NOMEM;
@@ -102,7 +87,7 @@ int nbn_module_add_child(nb_module *m, const char *name, nb_module *child) {
         return nbc_oom(m->vt->type);
     }
     m->child_names = names;
-    char *d = dup_name(m->vt->type, name);
+    char *d = nbc_strdup(m->vt->type, name);
     if (!d) {
         nb_module_free(child);
         return NB_ERR_NOMEM;
@@ -117,15 +102,15 @@ void nb_module_free(nb_module *m) {
     if (m->vt->free) m->vt->free(m);
     for (int i = 0; i < m->n_params; i++) {
         nbc_decref(m->params[i]);
-        free_name(m->param_names[i]);
+        nbc_strfree(m->param_names[i]);
     }
     for (int i = 0; i < m->n_buffers; i++) {
         nbc_decref(m->buffers[i]);
-        free_name(m->buffer_names[i]);
+        nbc_strfree(m->buffer_names[i]);
     }
     for (int i = 0; i < m->n_children; i++) {
         nb_module_free(m->children[i]);
-        free_name(m->child_names[i]);
+        nbc_strfree(m->child_names[i]);
     }
     if (m->state) nbc_raw_free(m->state, m->state_size);
     nbc_raw_free(m->children, (size_t)m->n_children * sizeof(nb_module *));

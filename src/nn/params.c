@@ -5,13 +5,6 @@
 
 nb_params *nbn_params_new(const char *fn) { return nbc_calloc(fn, sizeof(nb_params)); }
 
-static char *dup_str(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = nbc_raw_alloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 int nbn_params_push(nb_params *p, const char *name, nb_tensor *t) {
     if (p->n == p->cap) {
         int nc = p->cap ? p->cap * 2 : 16;
@@ -23,8 +16,8 @@ int nbn_params_push(nb_params *p, const char *name, nb_tensor *t) {
         p->names = nn;
         p->cap = nc;
     }
-    char *d = dup_str(name);
-    if (!d) return nbc_oom("nb_params");
+    char *d = nbc_strdup("nb_params", name);
+    if (!d) return NB_ERR_NOMEM;
     nbc_incref(t);
     p->tensors[p->n] = t;
     p->names[p->n++] = d;
@@ -55,7 +48,7 @@ void nb_params_free(nb_params *p) {
     if (!p) return;
     for (int i = 0; i < p->n; i++) {
         nbc_decref(p->tensors[i]);
-        nbc_raw_free(p->names[i], strlen(p->names[i]) + 1);
+        nbc_strfree(p->names[i]);
     }
     nbc_raw_free(p->tensors, (size_t)p->cap * sizeof(nb_tensor *));
     nbc_raw_free(p->names, (size_t)p->cap * sizeof(char *));
