@@ -3,6 +3,7 @@
  * after every epoch. Each example only defines its model and settings. (The Keras-style
  * nb_model_fit API will replace this loop; until then it shows the PyTorch way.)
  *
+ * After training it saves the weights to <name>.safetensors in the current folder.
  * Command line of every example: [epochs] [data_dir]; environment: NABLA_NUM_THREADS,
  * NABLA_TRAIN_LIMIT (train on the first N images only).
  */
@@ -142,6 +143,11 @@ static int fashion_run(const fashion_cfg *cfg, nb_module *net, int argc, char **
                epoch + 1, loss_sum / (double)seen, correct / (double)seen, test_loss, test_acc, now() - t0);
     }
     printf("final test accuracy: %.4f\n", test_acc);
+    /* the weights, with PyTorch's state_dict names (load them in Python with safetensors.torch) */
+    char out[256];
+    snprintf(out, sizeof out, "%s.safetensors", cfg->name);
+    if (nb_module_save_state_dict(net, out) != 0) FAIL("saving the weights");
+    printf("saved %s\n", out);
     nb_loader_free(loader);
     nb_optimizer_free(opt);
     nb_module_free(net);
