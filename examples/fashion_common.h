@@ -24,6 +24,7 @@ typedef struct fashion_cfg {
     bool flatten;            /* images as (N, 784) instead of (N, 1, 28, 28) */
     double lr;
     nb_augment_opts augment; /* training-time augmentation */
+    bool cosine;             /* cosine-anneal the learning rate to 0 over the epochs */
 } fashion_cfg;
 
 #define FAIL(what)                                                                                 \
@@ -110,7 +111,8 @@ static int fashion_run(const fashion_cfg *cfg, nb_module *net, int argc, char **
     nb_module_print(net, stdout);
     nb_optimizer *opt = nb_adam(nb_module_parameters(net), &(nb_adam_opts){.lr = cfg->lr});
     nb_loader *loader = nb_loader_new(train, &(nb_loader_opts){.batch_size = 64, .shuffle = true, .seed = 1, .augment = cfg->augment});
-    if (!opt || !loader) FAIL("setting up training");
+    nb_scheduler *sched = cfg->cosine && opt ? nb_cosine_annealing_lr(opt, epochs, 0) : NULL;
+    if (!opt || !loader || (cfg->cosine && !sched)) FAIL("setting up training");
     printf("train %lld images, test %lld images, %d threads (%s)\n", (long long)nb_dataset_len(train),
            (long long)nb_dataset_len(test), nb_get_num_threads(), nb_cpu_features_string());
 
@@ -137,6 +139,7 @@ static int fashion_run(const fashion_cfg *cfg, nb_module *net, int argc, char **
         }
         if (nb_last_status() != NB_OK) FAIL("loading a batch");
         progress(step, total, t0, loss_sum / (double)seen, correct / (double)seen, true);
+        if (sched && nb_scheduler_step(sched, 0) != 0) FAIL("stepping the learning rate");
         test_acc = evaluate(net, test, &test_loss);
         if (test_acc < 0) FAIL("evaluating");
         printf("epoch %d: train_loss %.4f train_accuracy %.4f test_loss %.4f test_accuracy %.4f time %.1fs\n",
@@ -148,6 +151,7 @@ static int fashion_run(const fashion_cfg *cfg, nb_module *net, int argc, char **
     snprintf(out, sizeof out, "%s.safetensors", cfg->name);
     if (nb_module_save_state_dict(net, out) != 0) FAIL("saving the weights");
     printf("saved %s\n", out);
+    nb_scheduler_free(sched);
     nb_loader_free(loader);
     nb_optimizer_free(opt);
     nb_module_free(net);
