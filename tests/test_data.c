@@ -4,6 +4,7 @@
  * errors). Reads the real Fashion-MNIST test set when /usr/share/datasets/fashion-mnist exists. */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "tmpdir.h"
 #include "oom_sweep.h"
 
 #include <stdatomic.h>
@@ -12,28 +13,9 @@
 #include <unistd.h>
 
 
-static char g_dir[256];
 /* Whether the library reads gzip (it was built with zlib); probed in main. Without it, every gzipped
  * read must fail with a message saying so. */
 static bool g_lib_zlib;
-
-static const char *tmp_path(const char *name) {
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ & 7];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
-    return b;
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    if (n) fwrite(data, 1, n, f);
-    fclose(f);
-}
 
 static void write_text(const char *path, const char *text) { write_file(path, text, strlen(text)); }
 
@@ -837,19 +819,8 @@ static void test_oom_sweep(void) {
     }
 }
 
-static void cleanup_dir(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
 int main(void) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/nabla-test-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    if (!tmpdir_create("test-data")) return 2;
     {
         uint8_t probe[16];
         size_t n = make_idx(probe, 0x08, 1, (const uint32_t[]){1}, "\x07", 1);
@@ -871,6 +842,6 @@ int main(void) {
     RUN(test_idx_dataset);
     RUN(test_fashion_mnist);
     test_oom_sweep(); /* outside RUN: swapping the allocator needs no live tensor */
-    cleanup_dir();
+    tmpdir_remove();
     return harness_finish();
 }

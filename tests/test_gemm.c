@@ -7,12 +7,9 @@
  * re-executes /proc/self/exe with NABLA_CPU_MAX=avx2 and =scalar (NABLA_GEMM_TEST_CHILD marks the
  * children), and fails if any child fails. */
 #include "harness.h"
+#include "respawn.h"
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-extern char **environ;
 
 static const int64_t SIZES[] = {1, 2, 7, 17, 31, 33, 64, 129, 257};
 #define NSIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
@@ -198,34 +195,6 @@ static void test_threads_bitwise(void) {
     nb_set_num_threads(saved);
 }
 
-/* Re-run this program at a capped dispatch level; returns its exit status (or -1). */
-static int run_child(const char *level) {
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return -1;
-    self[len] = 0;
-    size_t n = 0;
-    while (environ[n]) n++;
-    char **env = calloc(n + 3, sizeof *env);
-    size_t e = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "NABLA_CPU_MAX=", 14) != 0 && strncmp(environ[i], "NABLA_GEMM_TEST_CHILD=", 22) != 0)
-            env[e++] = environ[i];
-    char cap[64];
-    snprintf(cap, sizeof cap, "NABLA_CPU_MAX=%s", level);
-    env[e++] = cap;
-    env[e++] = "NABLA_GEMM_TEST_CHILD=1";
-    env[e] = NULL;
-    char *argv[] = {self, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, self, NULL, NULL, argv, env);
-    free(env);
-    if (rc != 0) return -1;
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 int main(void) {
     bool child = getenv("NABLA_GEMM_TEST_CHILD") != NULL;
     const char *lim = getenv("NABLA_CPU_MAX");
@@ -239,7 +208,7 @@ int main(void) {
     if (!child) {
         static const char *levels[] = {"avx2", "scalar"};
         for (int i = 0; i < 2; i++) {
-            int rc = run_child(levels[i]);
+            int rc = respawn_at_level(levels[i], "NABLA_GEMM_TEST_CHILD", "1");
             CHECK_MSG(rc == 0, "child with NABLA_CPU_MAX=%s exited with %d", levels[i], rc);
         }
     }

@@ -8,6 +8,7 @@
  * (tests/ref/io_interop.sh drives the three steps). */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "tmpdir.h"
 #include "oom_sweep.h"
 
 #include <dirent.h>
@@ -22,25 +23,6 @@
  * mode 1 kills the process (SIGKILL), mode 2 fails the write with ENOSPC; bytes < 0 disarms. */
 void nbio_test_fail_after(int64_t bytes, int mode);
 
-static char g_dir[256];
-
-static const char *tmp_path(const char *name) {
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ & 7];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
-    return b;
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    if (n) fwrite(data, 1, n, f);
-    fclose(f);
-}
 
 static uint8_t *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -916,12 +898,6 @@ static void interop_write(const char *dir) {
     nb_params_free(all), nb_params_free(bf), nb_params_free(npz);
 }
 
-static void cleanup_dir(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
 int main(void) {
     const char *ref = getenv("NABLA_IO_REF_DIR");
     if (ref && *ref) {
@@ -932,12 +908,7 @@ int main(void) {
         nb_scope_end();
         return harness_finish();
     }
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/nabla-test-io-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    if (!tmpdir_create("test-io")) return 2;
     RUN(test_st_roundtrip);
     RUN(test_st_mmap);
     RUN(test_st_malformed);
@@ -948,6 +919,6 @@ int main(void) {
     RUN(test_crash_safety);
     RUN(test_resume_bitwise);
     test_oom_sweep(); /* outside RUN: swapping the allocator needs no live tensor */
-    cleanup_dir();
+    tmpdir_remove();
     return harness_finish();
 }

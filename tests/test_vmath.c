@@ -17,16 +17,13 @@
  *   checksum of all its results; each child must reproduce it bit for bit (kernels.h promises the
  *   same bits at every level). */
 #include "harness.h"
+#include "respawn.h"
 
 #include <float.h>
-#include <spawn.h>
 #include <stdint.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "kernels/cpu/kernels.h"
 
-extern char **environ;
 
 /* Documented bounds (kernels.h). */
 static const double BOUND[NBK_VFN_COUNT] = {1.0, 1.0, 1.5, 2.5, 1.5};
@@ -433,35 +430,6 @@ static void test_threads(void) {
     free(y2);
 }
 
-/* Re-run this program at a capped dispatch level, expecting checksum `expect`. */
-static int run_child(const char *level, uint64_t expect) {
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return -1;
-    self[len] = 0;
-    size_t n = 0;
-    while (environ[n]) n++;
-    char **env = calloc(n + 3, sizeof *env);
-    size_t e = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "NABLA_CPU_MAX=", 14) != 0 && strncmp(environ[i], "NABLA_VMATH_TEST_CHILD=", 23) != 0)
-            env[e++] = environ[i];
-    char cap[64], child[64];
-    snprintf(cap, sizeof cap, "NABLA_CPU_MAX=%s", level);
-    snprintf(child, sizeof child, "NABLA_VMATH_TEST_CHILD=%llu", (unsigned long long)expect);
-    env[e++] = cap;
-    env[e++] = child;
-    env[e] = NULL;
-    char *argv[] = {self, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, self, NULL, NULL, argv, env);
-    free(env);
-    if (rc != 0) return -1;
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 int main(void) {
     const char *child = getenv("NABLA_VMATH_TEST_CHILD");
     const char *lim = getenv("NABLA_CPU_MAX");
@@ -484,7 +452,9 @@ int main(void) {
     } else {
         static const char *levels[] = {"avx2", "scalar"};
         for (int i = 0; i < 2; i++) {
-            int rc = run_child(levels[i], g_hash);
+            char expect[32];
+            snprintf(expect, sizeof expect, "%llu", (unsigned long long)g_hash);
+            int rc = respawn_at_level(levels[i], "NABLA_VMATH_TEST_CHILD", expect);
             CHECK_MSG(rc == 0, "child with NABLA_CPU_MAX=%s exited with %d", levels[i], rc);
         }
     }
