@@ -49,6 +49,8 @@ NB_API nb_module *nb_maxpool2d_layer(const nb_pool_opts *opts);
  * parameters "weight", "bias"; buffers "running_mean", "running_var", "num_batches_tracked". */
 NB_API nb_module *nb_batchnorm2d_layer(int64_t num_features);
 NB_API nb_module *nb_batchnorm1d_layer(int64_t num_features);
+/* (end of the spatial layers: conv1d, conv_transpose2d, pooling) */
+/* (end of the normalisation and embedding layers) */
 /* Run children in order: nb_sequential(a, b, c) (a trailing NULL, as in nb_sequential(a, b, NULL),
  * is accepted too). Takes ownership of every child, also on failure. Children are named "0", "1",
  * ... as in torch.nn.Sequential. A NULL child (a constructor that failed) makes the whole call fail

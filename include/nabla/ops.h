@@ -68,6 +68,7 @@ NB_API nb_tensor *nb_lt_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_le_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_gt_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_ge_scalar(nb_tensor *x, double s);
+/* (end of the pointwise section) */
 
 /* ---- in-place (bump the version counter; refused on tensors that require grad while grad mode is
  * on, as in PyTorch). Return 0 or a negative nb_status. ------------------------------------------ */
@@ -102,6 +103,7 @@ NB_API nb_tensor *nb_min(nb_tensor *x, const nb_reduce_opts *opts);
 /* Index (i64) of the first maximum along dim; NB_DIM_ALL flattens first (torch.argmax(dim=None)). */
 #define NB_DIM_ALL INT32_MIN
 NB_API nb_tensor *nb_argmax(nb_tensor *x, int dim, bool keepdim);
+/* (end of the reductions section) */
 
 /* ---- linear algebra -------------------------------------------------------------------------- */
 /* torch.matmul: 1-D x 1-D is a dot product, 1-D operands get a dim added and removed, and leading
@@ -125,6 +127,7 @@ NB_API nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, const n
 NB_API nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *target, const nb_cross_entropy_opts *opts);
 /* One-hot encoding of integer indices in [0, num_classes) as dtype; shape (..., num_classes). */
 NB_API nb_tensor *nb_one_hot(nb_tensor *indices, int64_t num_classes, nb_dtype dtype);
+/* (end of the losses section) */
 
 /* ---- convolution and pooling (NCHW) ------------------------------------------------------------- */
 /* Pairs {h, w}: a second entry of 0 repeats the first ({3} is 3x3); -1 asks for an explicit 0. Zero
@@ -152,6 +155,7 @@ NB_API nb_tensor *nb_max_pool2d(nb_tensor *x, const nb_pool_opts *opts);
 /* The same, also giving the flat index (i64, into each H*W plane) of every maximum in *indices
  * (a new reference), as return_indices=True. */
 NB_API nb_tensor *nb_max_pool2d_with_indices(nb_tensor *x, const nb_pool_opts *opts, nb_tensor **indices);
+/* (end of the spatial section) */
 
 /* ---- normalisation ------------------------------------------------------------------------------- */
 /* torch.nn.functional.batch_norm over dim 1 of x (N, C, ...). Training: normalise by the batch's
@@ -162,6 +166,7 @@ NB_API nb_tensor *nb_max_pool2d_with_indices(nb_tensor *x, const nb_pool_opts *o
  * gradients only when they require grad in evaluation mode. */
 NB_API nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
                                 nb_tensor *bias, bool training, double momentum, double eps);
+/* (end of the neural-functions section) */
 
 /* ---- shape and views ------------------------------------------------------------------------- */
 /* Views share storage with x when the layout allows; nb_reshape copies when it must (like PyTorch),
@@ -186,6 +191,7 @@ NB_API nb_tensor *nb_contiguous(nb_tensor *x);
 NB_API nb_tensor *nb_clone(nb_tensor *x);
 /* Convert to dtype (a new reference to x when it already has that dtype). */
 NB_API nb_tensor *nb_to(nb_tensor *x, nb_dtype dtype);
+/* (end of the shape-and-indexing section) */
 
 #ifdef __cplusplus
 }

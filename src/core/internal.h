@@ -59,7 +59,7 @@ struct nb_tensor {
 typedef struct nb_attrs {
     int n_ints;
     int64_t ints[NBC_MAX_INTS];
-    double f0;
+    double f0, f1, f2, f3; /* scalar attributes (f1..f3 for ops with several: clamp, elu, huber, ...) */
     nb_dtype dtype;
     bool flag;
 } nb_attrs;

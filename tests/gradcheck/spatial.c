@@ -1,0 +1,7 @@
+/* tests/gradcheck/spatial.c — gradient-check cases for the ops in src/ops/spatial.def (linked into
+ * test_gradcheck; see tests/gradcheck.h). */
+#include "../gradcheck.h"
+
+const grad_case gc_cases_spatial[] = {
+    {NULL, NULL},
+};
