@@ -690,9 +690,29 @@ static void test_registry_coverage(void) {
                   info.name, info.torch);
         if (c) g_covered++;
     }
+    /* composite functions (NB_FUNC lines in the .def files of src/ops) that pass gradients need cases too */
+    bool func_has_case[256] = {false};
+    for (int i = 0; i < nb_func_count() && i < 256; i++) {
+        nb_func_info f;
+        CHECK(nb_func_get_info(i, &f) == 0);
+        CHECK_MSG(nb_op_find(f.name) < 0, "composite function \"%s\" has the name of a registry op", f.name);
+        if (!f.differentiable) continue;
+        g_differentiable++;
+        const grad_case *c = find_case(f.name);
+        CHECK_MSG(c != NULL, "differentiable function nb_%s (%s) has no gradient-check case in tests/gradcheck/", f.name,
+                  f.torch);
+        if (c) g_covered++, func_has_case[i] = true;
+    }
+    CHECK(nb_func_count() <= 256);
     FOR_EACH_CASE(c) {
         int i = nb_op_find(c->op);
-        CHECK_MSG(i >= 0, "a case names \"%s\", which is not a registered op", c->op);
+        bool is_func = false;
+        for (int k = 0; k < nb_func_count() && k < 256 && !is_func; k++) {
+            nb_func_info f;
+            is_func = nb_func_get_info(k, &f) == 0 && strcmp(f.name, c->op) == 0 && func_has_case[k];
+        }
+        CHECK_MSG(i >= 0 || is_func, "a case names \"%s\", which is neither a registered op nor a differentiable function",
+                  c->op);
         nb_op_info info;
         if (i >= 0 && nb_op_get_info(i, &info) == 0)
             CHECK_MSG(info.differentiable, "a case names \"%s\", which is not differentiable", c->op);
@@ -744,7 +764,7 @@ int main(void) {
         g_case = c;
         RUN(run_case);
     }
-    fprintf(stderr, "gradient coverage: %d of %d differentiable registry ops have cases; %d nb_gradcheck runs\n",
+    fprintf(stderr, "gradient coverage: %d of %d differentiable registry ops and functions have cases; %d nb_gradcheck runs\n",
             g_covered, g_differentiable, g_gradchecks);
     return harness_finish();
 }

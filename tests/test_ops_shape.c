@@ -260,6 +260,13 @@ static void test_registry_covered(void) {
         for (int k = 0; k < REF_COUNT(covered) && !found; k++) found = strcmp(covered[k], info.name) == 0;
         CHECK_MSG(found, "op \"%s\" has no reference test listed in tests/test_ops_shape.c or tests/covered/", info.name);
     }
+    for (int i = 0; i < nb_func_count(); i++) {
+        nb_func_info f;
+        CHECK(nb_func_get_info(i, &f) == 0);
+        bool found = false;
+        for (int k = 0; k < REF_COUNT(covered) && !found; k++) found = strcmp(covered[k], f.name) == 0;
+        CHECK_MSG(found, "function nb_%s has no reference test listed in tests/covered/", f.name);
+    }
 }
 
 /* ---- expand, squeeze, unsqueeze ----------------------------------------------------------------- */

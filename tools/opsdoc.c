@@ -22,6 +22,18 @@ int main(void) {
                o.is_view ? "yes" : "", o.attrs[0] ? o.attrs : "", o.torch, o.summary);
     }
     printf("\n%d ops.\n\n", n);
+    int nf = nb_func_count();
+    if (nf > 0) {
+        printf("## Composite functions\n\n");
+        printf("Public functions built from the ops above (their gradients come from those ops).\n\n");
+        printf("| function | gradient | PyTorch | what it computes |\n|---|---|---|---|\n");
+        for (int i = 0; i < nf; i++) {
+            nb_func_info f;
+            if (nb_func_get_info(i, &f) != 0) return 1;
+            printf("| `nb_%s` | %s | `%s` | %s |\n", f.name, f.differentiable ? "yes" : "no", f.torch, f.summary);
+        }
+        printf("\n%d composite functions.\n\n", nf);
+    }
     printf("## Differences from PyTorch\n\n");
     printf("- `nb_cross_entropy` / `nb_nll_loss`: no target value is ignored unless `use_ignore_index` is set "
            "(PyTorch ignores -100 by default).\n");

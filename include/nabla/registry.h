@@ -37,6 +37,19 @@ NB_API int nb_op_get_info(int i, nb_op_info *info);
 /* Index of the op called name, or -1. */
 NB_API int nb_op_find(const char *name);
 
+/* Public functions that are compositions of registry ops rather than ops of their own (nb_conv1d
+ * through nb_conv2d, ...): listed so docs and coverage tests see them. */
+typedef struct nb_func_info {
+    const char *name;      /* the function is nb_<name> */
+    bool differentiable;   /* gradients flow through its float inputs */
+    const char *torch;     /* PyTorch equivalent */
+    const char *summary;
+} nb_func_info;
+/* Number of composite functions. */
+NB_API int nb_func_count(void);
+/* Fill *info for function index i in [0, nb_func_count()). Returns 0 or NB_ERR_ARG. */
+NB_API int nb_func_get_info(int i, nb_func_info *info);
+
 #ifdef __cplusplus
 }
 #endif

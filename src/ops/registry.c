@@ -47,3 +47,22 @@ int nb_op_find(const char *name) {
         if (strcmp(k_table[i]->name, name) == 0) return i;
     return -1;
 }
+
+/* ---- composite functions (NB_FUNC lines) ------------------------------------------------------- */
+
+static const nb_func_info k_funcs[] = {
+#define NB_FUNC(name_, diff_, torch_, summary_) {.name = #name_, .differentiable = diff_, .torch = torch_, .summary = summary_},
+#include "ops.def"
+#undef NB_FUNC
+    {NULL, false, NULL, NULL},
+};
+#define N_FUNCS ((int)(sizeof k_funcs / sizeof k_funcs[0]) - 1)
+
+int nb_func_count(void) { return N_FUNCS; }
+
+int nb_func_get_info(int i, nb_func_info *info) {
+    if (i < 0 || i >= N_FUNCS || !info)
+        return nbc_error(NB_ERR_ARG, "nb_func_get_info: function index %d is out of range 0..%d", i, N_FUNCS - 1);
+    *info = k_funcs[i];
+    return 0;
+}
