@@ -45,11 +45,11 @@ NB_API nb_module *nb_dropout_layer(double p);
 NB_API nb_module *nb_conv2d_layer(int64_t in_channels, int64_t out_channels, int64_t kernel, const nb_conv_opts *opts);
 /* torch.nn.MaxPool2d: opts.kernel is required. */
 NB_API nb_module *nb_maxpool2d_layer(const nb_pool_opts *opts);
+/* (end of the spatial layers: conv1d, conv_transpose2d, pooling) */
 /* torch.nn.BatchNorm2d / BatchNorm1d (eps 1e-5, momentum 0.1, affine, tracking running stats):
  * parameters "weight", "bias"; buffers "running_mean", "running_var", "num_batches_tracked". */
 NB_API nb_module *nb_batchnorm2d_layer(int64_t num_features);
 NB_API nb_module *nb_batchnorm1d_layer(int64_t num_features);
-/* (end of the spatial layers: conv1d, conv_transpose2d, pooling) */
 /* (end of the normalisation and embedding layers) */
 /* Run children in order: nb_sequential(a, b, c) (a trailing NULL, as in nb_sequential(a, b, NULL),
  * is accepted too). Takes ownership of every child, also on failure. Children are named "0", "1",
