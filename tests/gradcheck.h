@@ -214,6 +214,7 @@ extern const grad_case gc_cases_core[];       /* test_gradcheck.c */
 extern const grad_case gc_cases_pointwise[];  /* gradcheck/pointwise.c */
 extern const grad_case gc_cases_reductions[]; /* gradcheck/reductions.c */
 extern const grad_case gc_cases_indexing[];   /* gradcheck/indexing.c */
+extern const grad_case gc_cases_layout[];     /* gradcheck/layout.c */
 extern const grad_case gc_cases_spatial[];    /* gradcheck/spatial.c */
 extern const grad_case gc_cases_neural[];     /* gradcheck/neural.c */
 extern const grad_case gc_cases_losses[];     /* gradcheck/losses.c */

@@ -660,6 +660,7 @@ const grad_case gc_cases_core[] = {
 };
 
 static const grad_case *const k_tables[] = {gc_cases_core,    gc_cases_pointwise, gc_cases_reductions, gc_cases_indexing,
+                                            gc_cases_layout,
                                             gc_cases_spatial, gc_cases_neural,    gc_cases_losses};
 #define N_TABLES (int)(sizeof k_tables / sizeof k_tables[0])
 #define FOR_EACH_CASE(c)                                                                                    \

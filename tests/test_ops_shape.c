@@ -249,6 +249,7 @@ static void test_registry_covered(void) {
 #include "covered/pointwise.inc"
 #include "covered/reductions.inc"
 #include "covered/indexing.inc"
+#include "covered/layout.inc"
 #include "covered/spatial.inc"
 #include "covered/neural.inc"
 #include "covered/losses.inc"

@@ -35,6 +35,7 @@ NB_API nb_module *nb_linear_layer_nobias(int64_t in_features, int64_t out_featur
 NB_API nb_module *nb_relu_layer(void);
 NB_API nb_module *nb_tanh_layer(void);
 NB_API nb_module *nb_sigmoid_layer(void);
+/* (end of the activation layers) */
 /* Flatten all dims after the first: (N, ...) -> (N, prod(...)), as torch.nn.Flatten(). */
 NB_API nb_module *nb_flatten_layer(void);
 /* Zero each element with probability p in training mode and scale the rest by 1/(1-p); identity in

@@ -193,6 +193,9 @@ NB_API nb_tensor *nb_clone(nb_tensor *x);
 NB_API nb_tensor *nb_to(nb_tensor *x, nb_dtype dtype);
 /* (end of the shape-and-indexing section) */
 
+/* ---- layout: pad, repeat, tile, triangles, flip, roll, diagonal, einsum ------------------------ */
+/* (end of the layout section) */
+
 #ifdef __cplusplus
 }
 #endif
