@@ -1,12 +1,11 @@
 /* bench/gemm.c — SGEMM throughput of nabla's nbk_gemm (or, built with -DNB_BENCH_OPENBLAS, of
  * OpenBLAS's cblas_sgemm on the same shapes and timing loop). bench/run_gemm drives it.
  *
- *     gemm [--threads N] [--min-ms MS] [--rounds R] [--cpu-time] [--check | --peak] [MxKxN ...]
+ *     gemm [--threads N] [--min-ms MS] [--rounds R] [--cpu-time] [--check] [MxKxN ...]
  *
  * C (M x N) = A (M x K) * B (K x N), all row-major and contiguous. For each shape prints one line
  * "M K N threads GFLOP/s", the best of R rounds, each round averaging calls over >= MS milliseconds.
  * --cpu-time times with the process CPU clock (for tuning on a busy machine; 1 thread only).
- * --peak prints one core's FP32 FMA peak (GFLOP/s, AVX-512 register-only loop) and exits.
  * --check verifies the fused epilogue (bias + relu) of nbk_gemm_ex against a separate pass. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -73,44 +72,6 @@ static double bench_shape(int64_t m, int64_t k, int64_t n, double min_ms, int ro
     return best;
 }
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-/* FP32 FMA peak of one core: 16 independent zmm FMA chains, no memory operands. */
-__attribute__((target("avx512f,fma"), noinline)) static float fma_loop(int64_t n) {
-    __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
-    __m512 c0 = x, c1 = y, c2 = x, c3 = y, c4 = x, c5 = y, c6 = x, c7 = y;
-    __m512 c8 = x, c9 = y, c10 = x, c11 = y, c12 = x, c13 = y, c14 = x, c15 = y;
-    for (int64_t i = 0; i < n; i++) {
-#define F(r) c##r = _mm512_fmadd_ps(x, c##r, y);
-        F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15)
-#undef F
-        __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5), "+v"(c6), "+v"(c7));
-        __asm__ volatile("" : "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11), "+v"(c12), "+v"(c13), "+v"(c14), "+v"(c15));
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-                             _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)),
-                                       _mm512_add_ps(_mm512_add_ps(c12, c13), _mm512_add_ps(c14, c15))));
-    return _mm512_reduce_add_ps(s);
-}
-static double fma_peak(void) {
-    if (!__builtin_cpu_supports("avx512f")) return 0;
-    double best = 0;
-    volatile float sink = 0;
-    for (int r = 0; r < 20; r++) {
-        int64_t n = 2000000;
-        double t = now_s();
-        sink += fma_loop(n);
-        t = now_s() - t;
-        if (16.0 * 32.0 * (double)n / t / 1e9 > best) best = 16.0 * 32.0 * (double)n / t / 1e9;
-    }
-    (void)sink;
-    return best;
-}
-#else
-static double fma_peak(void) { return 0; }
-#endif
-
 #ifndef NB_BENCH_OPENBLAS
 static int check_epilogue(void) {
     static const int64_t shapes[][3] = {{64, 784, 256}, {13, 300, 70}, {1, 5, 3}, {100, 1, 33}, {257, 513, 129}};
@@ -153,10 +114,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--min-ms") && i + 1 < argc) min_ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cpu-time")) g_clock = CLOCK_PROCESS_CPUTIME_ID; /* tuning on a busy machine */
-        else if (!strcmp(argv[i], "--peak")) {
-            printf("%.1f\n", fma_peak());
-            return 0;
-        } else if (!strcmp(argv[i], "--check")) {
+        else if (!strcmp(argv[i], "--check")) {
 #ifndef NB_BENCH_OPENBLAS
             return check_epilogue();
 #endif
