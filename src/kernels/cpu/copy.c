@@ -56,12 +56,33 @@ static void convert_run(char *dst, nb_dtype dd, int64_t ds, const char *src, nb_
         for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i * ds] = nbc_f32_to_bf16(((const float *)src)[i * ss]);
         return;
     }
-    if (dd == NB_F32 && sd == NB_U8) {
-        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = ((const uint8_t *)src)[i * ss];
+    /* integers and bool to f32 / f64 (masks in backward formulas, labels, images): plain C casts */
+#define TO_FLOAT(DT, ST)                                                                           \
+    for (int64_t i = 0; i < n; i++) ((DT *)dst)[i * ds] = (DT)((const ST *)src)[i * ss];           \
+    return;
+    if (dd == NB_F32 || dd == NB_F64) {
+        bool f = dd == NB_F32;
+        switch (sd) {
+        case NB_BOOL:
+        case NB_U8:
+            if (f) { TO_FLOAT(float, uint8_t) } else { TO_FLOAT(double, uint8_t) }
+        case NB_I8:
+            if (f) { TO_FLOAT(float, int8_t) } else { TO_FLOAT(double, int8_t) }
+        case NB_I32:
+            if (f) { TO_FLOAT(float, int32_t) } else { TO_FLOAT(double, int32_t) }
+        case NB_I64:
+            if (f) { TO_FLOAT(float, int64_t) } else { TO_FLOAT(double, int64_t) }
+        default: break;
+        }
+    }
+#undef TO_FLOAT
+    /* f32 / f64 to bool: non-zero (NaN is true, as in PyTorch) */
+    if (dd == NB_BOOL && sd == NB_F32) {
+        for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i * ds] = ((const float *)src)[i * ss] != 0;
         return;
     }
-    if (dd == NB_F32 && sd == NB_I64) {
-        for (int64_t i = 0; i < n; i++) ((float *)dst)[i * ds] = (float)((const int64_t *)src)[i * ss];
+    if (dd == NB_BOOL && sd == NB_F64) {
+        for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i * ds] = ((const double *)src)[i * ss] != 0;
         return;
     }
     if (dd == NB_I64 && sd != NB_F64 && sd != NB_F32 && sd != NB_F16 && sd != NB_BF16) {
