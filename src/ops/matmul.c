@@ -112,13 +112,35 @@ static int matmul_forward(nb_tensor *const *in, int n_in, const nb_attrs *at, nb
     return 0;
 }
 
-/* dA = dC . B^T and dB = A^T . dC, summed over broadcast batch dims. */
+/* Whether t's last two dims are a transposed contiguous matrix (strides (1, rows)), as the weight of
+ * a linear layer seen through nb_transpose is. */
+static bool is_transposed_matrix(const nb_tensor *t) {
+    int d = t->ndim;
+    return d >= 2 && t->shape[d - 2] > 1 && t->shape[d - 1] > 1 && t->strides[d - 2] == 1 &&
+           t->strides[d - 1] == t->shape[d - 2];
+}
+
+/* dA = dC . B^T and dB = A^T . dC, summed over broadcast batch dims. When an operand is a transposed
+ * matrix its gradient is computed transposed, (B . dC^T)^T or (dC^T . A)^T, so it arrives with the
+ * operand's own layout: the gradient of a linear layer's weight then reaches the leaf contiguous
+ * instead of as a view needing a transposing copy (PyTorch's mm backward does the same). */
 static int matmul_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     nb_tensor *a = c->in[0], *b = c->in[1];
-    if (c->needs_grad[0])
-        gin[0] = nbo_sum_to(nb_matmul(g[0], nb_transpose(b, -1, -2)), c->in_meta[0].ndim, c->in_meta[0].shape);
-    if (c->needs_grad[1])
-        gin[1] = nbo_sum_to(nb_matmul(nb_transpose(a, -1, -2), g[0]), c->in_meta[1].ndim, c->in_meta[1].shape);
+    int nd = g[0]->ndim;
+    if (c->needs_grad[0]) {
+        if (is_transposed_matrix(a) && a->ndim == nd)
+            gin[0] = nb_transpose(nb_matmul(b, nb_transpose(g[0], -1, -2)), -1, -2);
+        else
+            gin[0] = nb_matmul(g[0], nb_transpose(b, -1, -2));
+        gin[0] = nbo_sum_to(gin[0], c->in_meta[0].ndim, c->in_meta[0].shape);
+    }
+    if (c->needs_grad[1]) {
+        if (is_transposed_matrix(b) && b->ndim == nd)
+            gin[1] = nb_transpose(nb_matmul(nb_transpose(g[0], -1, -2), a), -1, -2);
+        else
+            gin[1] = nb_matmul(nb_transpose(a, -1, -2), g[0]);
+        gin[1] = nbo_sum_to(gin[1], c->in_meta[1].ndim, c->in_meta[1].shape);
+    }
     return (c->needs_grad[0] && !gin[0]) || (c->needs_grad[1] && !gin[1]) ? nb_last_status() : 0;
 }
 
