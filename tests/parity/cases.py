@@ -1,0 +1,195 @@
+"""tests/parity/cases.py — the parity cases: for each registry op or composite function, inputs (made
+from a seeded numpy generator, in the requested float dtype), which inputs get gradients, the PyTorch
+call and the nabla call (through nabla_ctypes). Awkward sizes on purpose (7, 17, 129).
+"""
+import ctypes as C
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nabla_ctypes import F32, F64, I64, BOOL, MAX_DIMS, reduce_opts  # noqa: F401
+
+
+class Case:
+    def __init__(self, name, label, make, torch_fn, nabla_fn, grad=(0,), tol=1.0):
+        self.name, self.label, self.make, self.torch, self.nabla = name, label, make, torch_fn, nabla_fn
+        self.grad, self.tol = tuple(grad), tol
+
+
+def fdt(dtype):
+    return np.float32 if dtype == "f32" else np.float64
+
+
+def normal(*shape):
+    return lambda rng, dt: [rng.standard_normal(shape).astype(fdt(dt))]
+
+
+def positive(*shape):
+    return lambda rng, dt: [(rng.random(shape) + 0.5).astype(fdt(dt))]
+
+
+def away(*shape):
+    """Normal values at least 0.1 from 0 (kinks of abs / relu)."""
+    def make(rng, dt):
+        x = rng.standard_normal(shape)
+        return [(x + 0.1 * np.sign(x)).astype(fdt(dt))]
+    return make
+
+
+def two(sa, sb, kind="normal"):
+    def make(rng, dt):
+        a = rng.standard_normal(sa)
+        b = rng.standard_normal(sb)
+        if kind == "pos":
+            a, b = np.abs(a) + 0.5, np.abs(b) + 0.5
+        return [a.astype(fdt(dt)), b.astype(fdt(dt))]
+    return make
+
+
+class ConvOpts(C.Structure):
+    _fields_ = [("stride", C.c_int64 * 2), ("padding", C.c_int64 * 2), ("dilation", C.c_int64 * 2),
+                ("groups", C.c_int64), ("same", C.c_bool)]
+
+
+class PoolOpts(C.Structure):
+    _fields_ = [("kernel", C.c_int64 * 2), ("stride", C.c_int64 * 2), ("padding", C.c_int64 * 2),
+                ("dilation", C.c_int64 * 2), ("ceil_mode", C.c_bool)]
+
+
+class CrossEntropyOpts(C.Structure):
+    _fields_ = [("reduction", C.c_int), ("use_ignore_index", C.c_bool), ("ignore_index", C.c_int64)]
+
+
+def keep(*objs):
+    """ctypes structs must outlive the call: return a pointer and keep the struct referenced."""
+    return C.byref(objs[0])
+
+
+CASES = []
+
+
+def add(*a, **k):
+    CASES.append(Case(*a, **k))
+
+
+# ---- unary ------------------------------------------------------------------------------------------
+for name, maker, tfn in [("neg", normal(7, 17), torch.neg), ("abs", away(7, 17), torch.abs),
+                         ("exp", normal(7, 17), torch.exp), ("log", positive(7, 17), torch.log),
+                         ("sqrt", positive(7, 17), torch.sqrt), ("tanh", normal(7, 17), torch.tanh),
+                         ("sigmoid", normal(129), torch.sigmoid), ("relu", away(7, 17), torch.relu)]:
+    add(name, "[7, 17]" if name != "sigmoid" else "[129]", maker, tfn, (lambda n: lambda nb, x: nb.call(n, x))(name))
+add("sign", "[7, 17]", away(7, 17), torch.sign, lambda nb, x: nb.call("sign", x), grad=())
+
+# ---- binary -----------------------------------------------------------------------------------------
+for name, tfn in [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div),
+                  ("maximum", torch.maximum), ("minimum", torch.minimum)]:
+    add(name, "[7, 1] x [1, 17]", two((7, 1), (1, 17), "pos" if name == "div" else "normal"), tfn,
+        (lambda n: lambda nb, a, b: nb.call(n, a, b))(name), grad=(0, 1))
+add("pow", "[7, 17] ** [17]", two((7, 17), (17,), "pos"), torch.pow, lambda nb, a, b: nb.call("pow", a, b), grad=(0, 1))
+for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    add(name, "[7, 17] vs [17]", lambda rng, dt: [rng.integers(0, 3, (7, 17)).astype(fdt(dt)),
+                                                  rng.integers(0, 3, (17,)).astype(fdt(dt))],
+        getattr(torch, name), (lambda n: lambda nb, a, b: nb.call(n, a, b))(name), grad=())
+add("where", "bool [7, 1], [7, 17], [17]",
+    lambda rng, dt: [rng.random((7, 1)) > 0.5, rng.standard_normal((7, 17)).astype(fdt(dt)),
+                     rng.standard_normal(17).astype(fdt(dt))],
+    torch.where, lambda nb, c, a, b: nb.call("where", c, a, b), grad=(1, 2))
+
+# ---- reductions -------------------------------------------------------------------------------------
+for name, tfn in [("sum", lambda x: x.sum(dim=(0, 2), keepdim=True)), ("mean", lambda x: x.mean(dim=(0, 2), keepdim=True)),
+                  ("max", lambda x: x.amax(dim=(0, 2), keepdim=True)), ("min", lambda x: x.amin(dim=(0, 2), keepdim=True))]:
+    def nab(n):
+        def f(nb, x):
+            p, o = reduce_opts([0, 2], True)
+            return nb.call(n, x, p)
+        return f
+    add(name, "[7, 5, 17] dims (0, 2) keepdim", normal(7, 5, 17), tfn, nab(name))
+add("argmax", "[7, 17] dim 1", normal(7, 17), lambda x: torch.argmax(x, 1), lambda nb, x: nb.call("argmax", x, C.c_int(1), False), grad=())
+
+# ---- linear algebra, softmax ------------------------------------------------------------------------
+add("matmul", "[3, 7, 17] @ [17, 129]", two((3, 7, 17), (17, 129)), torch.matmul,
+    lambda nb, a, b: nb.call("matmul", a, b), grad=(0, 1))
+add("softmax", "[7, 129] dim 1", normal(7, 129), lambda x: torch.softmax(x, 1), lambda nb, x: nb.call("softmax", x, C.c_int(1)))
+add("log_softmax", "[7, 5, 17] dim 1", normal(7, 5, 17), lambda x: torch.log_softmax(x, 1),
+    lambda nb, x: nb.call("log_softmax", x, C.c_int(1)))
+
+# ---- losses -----------------------------------------------------------------------------------------
+def ce_inputs(rng, dt):
+    return [rng.standard_normal((17, 10)).astype(fdt(dt)), rng.integers(0, 10, 17).astype(np.int64)]
+
+
+def nb_ce(nb, x, t):
+    o = CrossEntropyOpts(reduction=0, use_ignore_index=False, ignore_index=0)
+    return nb.call("cross_entropy", x, t, keep(o))
+
+
+def nb_nll(nb, x, t):
+    o = CrossEntropyOpts(reduction=1, use_ignore_index=True, ignore_index=3)
+    return nb.call("nll_loss", x, t, keep(o))
+
+
+add("nll_loss", "[17, 10] sum, ignore_index 3", ce_inputs, lambda x, t: F.nll_loss(x, t, reduction="sum", ignore_index=3), nb_nll)
+add("cross_entropy", "[17, 10] mean", ce_inputs, lambda x, t: F.cross_entropy(x, t), nb_ce)
+add("one_hot", "[17] 10 classes", lambda rng, dt: [rng.integers(0, 10, 17).astype(np.int64)],
+    lambda t: F.one_hot(t, 10), lambda nb, t: nb.call("one_hot", t, 10, C.c_int(I64)), grad=())
+
+# ---- convolution, pooling, normalisation ------------------------------------------------------------
+def conv_in(rng, dt):
+    return [rng.standard_normal((2, 4, 17, 13)).astype(fdt(dt)), rng.standard_normal((6, 2, 3, 3)).astype(fdt(dt)),
+            rng.standard_normal(6).astype(fdt(dt))]
+
+
+def nb_conv(nb, x, w, b):
+    o = ConvOpts()
+    o.stride[:] = [2, 1]
+    o.padding[:] = [1, 2]
+    o.dilation[:] = [1, 2]
+    o.groups = 2
+    return nb.call("conv2d", x, w, b, keep(o))
+
+
+add("conv2d", "[2,4,17,13] groups 2, stride (2,1), pad (1,2), dil (1,2)", conv_in,
+    lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2), nb_conv, grad=(0, 1, 2))
+
+
+def nb_pool(nb, x):
+    o = PoolOpts()
+    o.kernel[:] = [3, 2]
+    o.stride[:] = [2, 2]
+    o.padding[:] = [1, 1]
+    o.ceil_mode = True
+    return nb.call("max_pool2d", x, keep(o))
+
+
+add("max_pool2d", "[2,3,17,13] k (3,2) s 2 p 1 ceil", normal(2, 3, 17, 13),
+    lambda x: F.max_pool2d(x, (3, 2), 2, 1, ceil_mode=True), nb_pool)
+
+
+def bn_in(rng, dt):
+    return [rng.standard_normal((7, 5, 3, 3)).astype(fdt(dt)), rng.standard_normal(5).astype(fdt(dt)),
+            rng.standard_normal(5).astype(fdt(dt))]
+
+
+add("batch_norm", "[7,5,3,3] training", bn_in, lambda x, w, b: F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5),
+    lambda nb, x, w, b: nb.call("batch_norm", x, None, None, w, b, True, 0.1, 1e-5), grad=(0, 1, 2))
+
+# ---- shape ------------------------------------------------------------------------------------------
+def shape_arg(*s):
+    return C.c_int(len(s)), (C.c_int64 * len(s))(*s)
+
+
+add("reshape", "[7, 17] -> [17, 7]", normal(7, 17), lambda x: x.reshape(17, 7), lambda nb, x: nb.call("reshape", x, *shape_arg(17, 7)))
+add("permute", "[3, 7, 17] (2, 0, 1)", normal(3, 7, 17), lambda x: x.permute(2, 0, 1),
+    lambda nb, x: nb.call("permute", x, *shape_arg(2, 0, 1)))
+add("slice", "[7, 17] dim 1, 1:16:3", normal(7, 17), lambda x: x[:, 1:16:3],
+    lambda nb, x: nb.call("slice", x, C.c_int(1), 1, 16, 3))
+add("expand", "[7, 1] -> [3, 7, 17]", normal(7, 1), lambda x: x.expand(3, 7, 17), lambda nb, x: nb.call("expand", x, *shape_arg(3, 7, 17)))
+add("cat", "[7, 3] + [7, 17] dim 1", two((7, 3), (7, 17)), lambda a, b: torch.cat([a, b], 1),
+    lambda nb, a, b: nb.call("cat", (C.c_void_p * 2)(a.value, b.value), C.c_int(2), C.c_int(1)), grad=(0, 1))
+add("clone", "[7, 17]", normal(7, 17), torch.clone, lambda nb, x: nb.call("clone", x))
+add("to", "[7, 17] to f64", normal(7, 17), lambda x: x.to(torch.float64), lambda nb, x: nb.call("to", x, C.c_int(F64)))
+
+# Registry entries reached only through another op's gradient (tested through that op's backward).
+INTERNAL = {"slice_backward", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_backward", "pool_gather",
+            "batch_norm_backward", "nll_loss_weight"}
