@@ -5,7 +5,7 @@
 #include "fashion_common.h"
 
 int main(int argc, char **argv) {
-    static const fashion_cfg cfg = {.name = "fashion_cnn", .epochs = 20, .flatten = false, .lr = 1e-3,
+    static const fashion_cfg cfg = {.name = "fashion_cnn", .epochs = 30, .flatten = false, .lr = 1e-3,
                                     .augment = {.random_crop_padding = 2, .random_hflip = true}, .cosine = true};
     nb_manual_seed(1);
     nb_pool_opts pool2 = {.kernel = {2}};
