@@ -150,7 +150,7 @@ static void epilogue_pass(nb_dtype t, int64_t m, int64_t n, void *c, int64_t ldc
 #define SMALL_MNK (128.0 * 128 * 128) /* up to this M*N*K, the unpacked small-matrix kernel */
 #define SMALL_M 8                     /* and for any product with at most this many rows */
 
-static const nbk_sgemm_arch scalar_arch = {"scalar", 0, 0, NULL, NULL, NULL, 0, 0, NULL};
+static const nbk_sgemm_arch scalar_arch = {"scalar", 0, 0, NULL, NULL, NULL, 0, 0, NULL, 0};
 
 static const nbk_sgemm_arch *sgemm_arch(void) {
     static const nbk_sgemm_arch *_Atomic cached;
@@ -245,8 +245,9 @@ static void sm_chunk(void *ctx, int64_t b, int64_t e) {
     for (int64_t jb = b; jb < e; jb++) {
         int64_t j0 = jb * snr;
         int nr = (int)(g->n - j0 < snr ? g->n - j0 : snr);
-        for (int64_t i0 = 0; i0 < g->m; i0 += smr) {
-            int mr = (int)(g->m - i0 < smr ? g->m - i0 : smr);
+        int64_t step = 2 * nr <= snr && g->ar->small_narrow_mr ? g->ar->small_narrow_mr : smr;
+        for (int64_t i0 = 0; i0 < g->m; i0 += step) {
+            int mr = (int)(g->m - i0 < step ? g->m - i0 : step);
             g->ar->small(g->k, g->a + i0 * g->rsa, g->rsa, g->csa, g->b + j0, g->ldb, g->c + i0 * g->ldc + j0, g->ldc,
                          mr, nr, g->flags, g->bias ? g->bias + j0 : NULL);
         }

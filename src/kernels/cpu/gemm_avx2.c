@@ -85,6 +85,6 @@ AVX2_ATTR NBK_KERNEL static void avx2_tile(int64_t kc, const float *restrict pa,
     }
 }
 
-const nbk_sgemm_arch nbk_sgemm_avx2 = {"avx2", MR, NR, avx2_pack_a, avx2_pack_b, avx2_tile, 0, 0, NULL};
+const nbk_sgemm_arch nbk_sgemm_avx2 = {"avx2", MR, NR, avx2_pack_a, avx2_pack_b, avx2_tile, 0, 0, NULL, 0};
 
 #endif

@@ -225,17 +225,82 @@ DEF_SMALL(avx512_small4, SROWS4)
 DEF_SMALL(avx512_small2, SROWS2)
 DEF_SMALL(avx512_small1, SROWS1)
 
-/* Picks the variant with the fewest rows that covers mr, so skinny products waste no FMAs. */
+/* Narrow variants for blocks of at most 32 (two vectors) or 16 (one vector) columns: 12 rows, so
+ * there are still 24 / 12 independent accumulators, and no FMA is spent on masked-off columns (the
+ * 64-column kernel at n = 32 would waste half of them). */
+#define SROWS8(X) SROWS6(X) X(6) X(7)
+#define SROWS12(X) SROWS8(X) X(8) X(9) X(10) X(11)
+#define NDECL1(r)                                                                                  \
+    const float *a##r = a + (r < mr ? r : 0) * rsa;                                                \
+    __m512 c##r##0 = _mm512_setzero_ps();
+#define NDECL2(r) NDECL1(r) __m512 c##r##1 = _mm512_setzero_ps();
+#define NSTEP2(r)                                                                                  \
+    {                                                                                              \
+        __m512 av = _mm512_set1_ps(*a##r);                                                         \
+        c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                                                \
+        c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);                                                \
+        a##r += csa;                                                                               \
+    }
+#define NSTEP1(r)                                                                                  \
+    {                                                                                              \
+        c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(*a##r), b0, c##r##0);                             \
+        a##r += csa;                                                                               \
+    }
+#define NSTORE2(r)                                                                                 \
+    if (r < mr) {                                                                                  \
+        float *cr = c + (int64_t)r * ldc;                                                          \
+        SV(r, 0) SV(r, 1)                                                                          \
+    }
+#define NSTORE1(r)                                                                                 \
+    if (r < mr) {                                                                                  \
+        float *cr = c + (int64_t)r * ldc;                                                          \
+        SV(r, 0)                                                                                   \
+    }
+#define DEF_NARROW(NAME, RWS, DECL, STEP, STORE)                                                         \
+    AVX512_ATTR NBK_KERNEL static void NAME(                                                       \
+        int64_t k, const float *restrict a, int64_t rsa, int64_t csa, const float *restrict b, int64_t ldb, \
+        float *restrict c, int64_t ldc, int mr, int nr, int flags, const float *restrict bias) {  \
+        __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);                \
+        __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1); \
+        RWS(DECL)                                                                                  \
+        for (int64_t p = 0; p < k; p++) {                                                          \
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);       \
+            (void)b1;                                                                              \
+            RWS(STEP)                                                                              \
+            b += ldb;                                                                              \
+        }                                                                                          \
+        __m512 zero = _mm512_setzero_ps(), bs0 = zero, bs1 = zero;                                 \
+        if (bias) {                                                                                \
+            bs0 = _mm512_maskz_loadu_ps(m0, bias);                                                 \
+            bs1 = _mm512_maskz_loadu_ps(m1, bias + 16);                                            \
+        }                                                                                          \
+        (void)bs1;                                                                                 \
+        int acc = flags & NBK_TILE_ACC, relu = flags & NBK_TILE_RELU;                              \
+        RWS(STORE)                                                                                 \
+    }
+DEF_NARROW(avx512_narrow32x12, SROWS12, NDECL2, NSTEP2, NSTORE2)
+DEF_NARROW(avx512_narrow32x8, SROWS8, NDECL2, NSTEP2, NSTORE2)
+DEF_NARROW(avx512_narrow32x6, SROWS6, NDECL2, NSTEP2, NSTORE2)
+DEF_NARROW(avx512_narrow16x12, SROWS12, NDECL1, NSTEP1, NSTORE1)
+DEF_NARROW(avx512_narrow16x8, SROWS8, NDECL1, NSTEP1, NSTORE1)
+DEF_NARROW(avx512_narrow16x6, SROWS6, NDECL1, NSTEP1, NSTORE1)
+
+/* Picks the variant with the fewest rows and columns that covers mr x nr, so skinny products waste no
+ * FMAs. Blocks of at most 32 columns take up to 2 * 6 rows (see sm_chunk in gemm.c). */
 AVX512_ATTR static void avx512_small_tile(int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
                                           int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags,
                                           const float *bias) {
-    if (mr >= 5) avx512_small6(k, a, rsa, csa, b, ldb, c, ldc, mr, nr, flags, bias);
+    if (nr <= 32 && mr >= 5) {
+        nbk_sgemm_small_fn f = nr <= 16 ? (mr > 8 ? avx512_narrow16x12 : mr > 6 ? avx512_narrow16x8 : avx512_narrow16x6)
+                                        : (mr > 8 ? avx512_narrow32x12 : mr > 6 ? avx512_narrow32x8 : avx512_narrow32x6);
+        f(k, a, rsa, csa, b, ldb, c, ldc, mr, nr, flags, bias);
+    } else if (mr >= 5) avx512_small6(k, a, rsa, csa, b, ldb, c, ldc, mr, nr, flags, bias);
     else if (mr >= 3) avx512_small4(k, a, rsa, csa, b, ldb, c, ldc, mr, nr, flags, bias);
     else if (mr == 2) avx512_small2(k, a, rsa, csa, b, ldb, c, ldc, mr, nr, flags, bias);
     else avx512_small1(k, a, rsa, csa, b, ldb, c, ldc, mr, nr, flags, bias);
 }
 
 const nbk_sgemm_arch nbk_sgemm_avx512 = {"avx512", MR, NR, avx512_pack_a, avx512_pack_b, avx512_tile,
-                                         6, 64, avx512_small_tile};
+                                         6, 64, avx512_small_tile, 12};
 
 #endif

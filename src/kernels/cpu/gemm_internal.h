@@ -46,6 +46,8 @@ typedef struct nbk_sgemm_arch {
     nbk_sgemm_tile_fn tile;
     int small_mr, small_nr; /* tile of the unpacked kernel (0 when there is none) */
     nbk_sgemm_small_fn small;
+    int small_narrow_mr; /* rows the small kernel takes per call for blocks of at most small_nr / 2 columns
+                            (0: small_mr) */
 } nbk_sgemm_arch;
 
 #if defined(__x86_64__)
