@@ -174,12 +174,11 @@ AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict
            c##r##3 = _mm512_setzero_ps();
 #define SSTEP(r)                                                                                   \
     {                                                                                              \
-        __m512 av = _mm512_set1_ps(*a##r);                                                         \
+        __m512 av = _mm512_set1_ps(a##r[pa]);                                                      \
         c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                                                \
         c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);                                                \
         c##r##2 = _mm512_fmadd_ps(av, b2, c##r##2);                                                \
         c##r##3 = _mm512_fmadd_ps(av, b3, c##r##3);                                                \
-        a##r += csa;                                                                               \
     }
 #define SV(r, v)                                                                                   \
     {                                                                                              \
@@ -204,7 +203,7 @@ AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict
         __mmask16 m2 = nr >= 48 ? (__mmask16)0xffff : nr <= 32 ? (__mmask16)0 : (__mmask16)((1u << (nr - 32)) - 1); \
         __mmask16 m3 = nr >= 64 ? (__mmask16)0xffff : nr <= 48 ? (__mmask16)0 : (__mmask16)((1u << (nr - 48)) - 1); \
         RWS(SDECL)                                                                                 \
-        for (int64_t p = 0; p < k; p++) {                                                          \
+        for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                                      \
             __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);       \
             __m512 b2 = _mm512_maskz_loadu_ps(m2, b + 32), b3 = _mm512_maskz_loadu_ps(m3, b + 48);  \
             RWS(SSTEP)                                                                             \
@@ -236,16 +235,11 @@ DEF_SMALL(avx512_small1, SROWS1)
 #define NDECL2(r) NDECL1(r) __m512 c##r##1 = _mm512_setzero_ps();
 #define NSTEP2(r)                                                                                  \
     {                                                                                              \
-        __m512 av = _mm512_set1_ps(*a##r);                                                         \
+        __m512 av = _mm512_set1_ps(a##r[pa]);                                                      \
         c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                                                \
         c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);                                                \
-        a##r += csa;                                                                               \
     }
-#define NSTEP1(r)                                                                                  \
-    {                                                                                              \
-        c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(*a##r), b0, c##r##0);                             \
-        a##r += csa;                                                                               \
-    }
+#define NSTEP1(r) c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(a##r[pa]), b0, c##r##0);
 #define NSTORE2(r)                                                                                 \
     if (r < mr) {                                                                                  \
         float *cr = c + (int64_t)r * ldc;                                                          \
@@ -263,7 +257,8 @@ DEF_SMALL(avx512_small1, SROWS1)
         __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);                \
         __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1); \
         RWS(DECL)                                                                                  \
-        for (int64_t p = 0; p < k; p++) {                                                          \
+        /* one running A offset for all rows (base + index addressing), not a pointer per row */   \
+        for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                                      \
             __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);       \
             (void)b1;                                                                              \
             RWS(STEP)                                                                              \
