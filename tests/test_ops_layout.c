@@ -43,7 +43,7 @@ static const char *layout_name(int l) { return l == L_EXPANDED ? "expanded" : re
 /* A tensor of values vals (C order over shape) in layout l. For L_EXPANDED, vals are rewritten so each
  * slice along dim 0 equals the first. */
 static nb_tensor *make_input(double *vals, int nd, const int64_t *shape, nb_dtype dt, int l) {
-    if (l != L_EXPANDED || nd == 0) return ref_tensor(vals, nd, shape, dt, l == L_EXPANDED ? REF_CONTIG : (ref_layout)l);
+    if (l != L_EXPANDED || nd == 0 || ref_numel(nd, shape) == 0) return ref_tensor(vals, nd, shape, dt, l == L_EXPANDED ? REF_CONTIG : (ref_layout)l);
     int64_t n = ref_numel(nd, shape), inner = shape[0] ? n / shape[0] : 0, one[NB_MAX_DIMS];
     for (int64_t i = inner; i < n; i++) vals[i] = vals[i % inner];
     memcpy(one, shape, sizeof(int64_t) * (size_t)nd);

@@ -591,90 +591,110 @@ static int pad_backward_infer(nb_tensor *const *in, int n, const nb_attrs *a, nb
     return 0;
 }
 
-/* One fold along a dim: src [before, so, after] -> dst [before, si, after], dst[b, map[i], :] += src[b, i, :]. */
-typedef struct fold_job {
+/* The border pass: every element of g outside the interior box adds onto the input element it was
+ * copied from. Units are blocks of the unpadded leading dims, which own disjoint parts of acc, and each
+ * block sums in a fixed order, so the result does not depend on the thread count. */
+typedef struct padbw_job {
     bool f64;
-    const void *src;
-    void *dst;
-    const int64_t *map;
-    int64_t so, si, after;
-} fold_job;
+    const char *g;  /* contiguous, compute type, padded shape */
+    char *acc;      /* contiguous, compute type, input shape */
+    int np;         /* plane dims (the padded tail) */
+    int64_t oshape[NB_MAX_DIMS], lo[NB_MAX_DIMS], hi[NB_MAX_DIMS]; /* interior [lo, hi) in output coords */
+    const int64_t *tab[NB_MAX_DIMS]; /* output index -> offset in the input plane */
+    int64_t oplane, iplane;
+} padbw_job;
 
-static void fold_chunk(void *ctx, int64_t begin, int64_t end) {
-    const fold_job *j = ctx;
-    int64_t A = j->after;
-    for (int64_t b = begin; b < end; b++) {
-        if (j->f64) {
-            const double *s = (const double *)j->src + b * j->so * A;
-            double *d = (double *)j->dst + b * j->si * A;
-            memset(d, 0, sizeof(double) * (size_t)(j->si * A));
-            for (int64_t i = 0; i < j->so; i++) {
-                double *dr = d + j->map[i] * A;
-                const double *sr = s + i * A;
-                for (int64_t t = 0; t < A; t++) dr[t] += sr[t];
+#define PADBW_ROW(T)                                                                                    \
+    do {                                                                                                \
+        const T *gr = (const T *)j->g + b * j->oplane + r * W;                                          \
+        T *ap = (T *)j->acc + b * j->iplane + base;                                                     \
+        if (inner) {                                                                                    \
+            for (int64_t i = 0; i < j->lo[L]; i++) ap[tl[i]] += gr[i];                                  \
+            for (int64_t i = j->hi[L]; i < W; i++) ap[tl[i]] += gr[i];                                  \
+        } else {                                                                                        \
+            for (int64_t i = 0; i < W; i++) ap[tl[i]] += gr[i];                                         \
+        }                                                                                               \
+    } while (0)
+
+static void padbw_chunk(void *ctx, int64_t begin, int64_t end) {
+    const padbw_job *j = ctx;
+    int L = j->np - 1;
+    int64_t W = j->oshape[L], rows = j->oplane / W;
+    const int64_t *tl = j->tab[L];
+    for (int64_t b = begin; b < end; b++)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t rem = r, base = 0;
+            bool inner = true;
+            for (int d = L - 1; d >= 0; d--) {
+                int64_t i = rem % j->oshape[d];
+                rem /= j->oshape[d];
+                base += j->tab[d][i];
+                inner = inner && i >= j->lo[d] && i < j->hi[d];
             }
-        } else {
-            const float *s = (const float *)j->src + b * j->so * A;
-            float *d = (float *)j->dst + b * j->si * A;
-            memset(d, 0, sizeof(float) * (size_t)(j->si * A));
-            for (int64_t i = 0; i < j->so; i++) {
-                float *dr = d + j->map[i] * A;
-                const float *sr = s + i * A;
-                for (int64_t t = 0; t < A; t++) dr[t] += sr[t];
-            }
+            if (j->f64) PADBW_ROW(double);
+            else PADBW_ROW(float);
         }
-    }
 }
 
-/* The pad map is a product of per-dim maps, so its adjoint (scatter-add) is a sequence of per-dim folds;
- * each fold is parallel over the dims in front of it and sums in a fixed order (deterministic). */
+/* gin = the interior of g copied into place (one strided copy), then the border pass. */
 static int pad_backward_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
     (void)n;
     static const char fn[] = "nb_pad_backward";
     nb_tensor *g = in[0], *o = out[0];
-    int nd = g->ndim, mode = (int)a->ints[0];
+    int nd = g->ndim, mode = (int)a->ints[0], np = (a->n_ints - 1) / 2;
     nb_dtype ct = nbk_compute_type(g->dtype);
     size_t z = nb_dtype_size(ct);
-    if (nbc_numel(o->ndim, o->shape) == 0) return 0;
-    nbo_buffer src;
-    if (nbo_buffer_get(fn, g, ct, &src)) return NB_ERR_NOMEM;
-    int64_t cur[NB_MAX_DIMS], maxmap = 0;
-    memcpy(cur, g->shape, sizeof(int64_t) * (size_t)nd);
-    for (int d = 0; d < nd; d++) maxmap = g->shape[d] > maxmap ? g->shape[d] : maxmap;
-    size_t mcap = 0, bcap[2] = {0, 0};
-    int64_t *map = nbc_block_alloc(sizeof(int64_t) * (size_t)(maxmap ? maxmap : 1), &mcap);
-    void *buf[2] = {NULL, NULL};
-    int rc = map ? 0 : nbc_oom(fn), which = 0;
-    const void *cur_src = src.data;
-    for (int d = 0; d < nd && !rc; d++) {
-        int64_t l = pad_left(a, nd, d), r = pad_right(a, nd, d);
-        if (l == 0 && r == 0) continue;
-        int64_t si = o->shape[d];
-        for (int64_t i = 0; i < cur[d]; i++) map[i] = pad_map(mode, i, si, l);
-        int64_t before = nbc_numel(d, cur), after = nbc_numel(nd - d - 1, cur + d + 1);
-        size_t need = (size_t)(before * si * after) * z;
-        if (!buf[which] || bcap[which] < need) {
-            if (buf[which]) nbc_block_free(buf[which], bcap[which]);
-            buf[which] = nbc_block_alloc(need, &bcap[which]);
-            if (!buf[which]) {
-                rc = nbc_oom(fn);
-                break;
-            }
-        }
-        fold_job j = {.f64 = ct == NB_F64, .src = cur_src, .dst = buf[which], .map = map, .so = cur[d], .si = si,
-                      .after = after};
-        int64_t per = cur[d] * after, grain = per >= 32768 ? 1 : 32768 / (per ? per : 1);
-        nbc_parallel_for(before, grain, fold_chunk, &j);
-        cur_src = buf[which];
-        cur[d] = si;
-        which ^= 1;
+    int64_t on = nbc_numel(o->ndim, o->shape);
+    if (on == 0) return 0;
+    if (np == 0) { /* nothing padded: the gradient passes through */
+        nbk_copy(nbc_ptr(o), o->dtype, o->strides, nbc_ptr(g), g->dtype, g->strides, nd, g->shape);
+        return 0;
     }
-    if (!rc) nbk_convert(nbc_ptr(o), o->dtype, cur_src, ct, nbc_numel(nd, cur));
-    for (int k = 0; k < 2; k++)
-        if (buf[k]) nbc_block_free(buf[k], bcap[k]);
-    if (map) nbc_block_free(map, mcap);
-    nbo_buffer_release(&src);
-    return rc;
+    nbo_buffer gb;
+    if (nbo_buffer_get(fn, g, ct, &gb)) return NB_ERR_NOMEM;
+    size_t acap = 0, tcap = 0;
+    void *acc = o->dtype == ct ? nbc_ptr(o) : nbc_block_alloc((size_t)on * z, &acap);
+    int64_t ttotal = 1;
+    for (int d = nd - np; d < nd; d++) ttotal += g->shape[d];
+    int64_t *tabs = nbc_block_alloc(sizeof(int64_t) * (size_t)ttotal, &tcap);
+    if (!acc || !tabs) {
+        if (acap) nbc_block_free(acc, acap);
+        if (tabs) nbc_block_free(tabs, tcap);
+        nbo_buffer_release(&gb);
+        return nbc_oom(fn);
+    }
+    padbw_job j = {.f64 = ct == NB_F64, .g = gb.data, .acc = acc, .np = np, .oplane = 1, .iplane = 1};
+    int64_t box[NB_MAX_DIMS], gstr[NB_MAX_DIMS], astr[NB_MAX_DIMS], goff = 0, aoff = 0;
+    bool crop = false, empty = false;
+    nbc_contiguous_strides(nd, g->shape, gstr);
+    nbc_contiguous_strides(nd, o->shape, astr);
+    int64_t *t = tabs;
+    for (int d = 0; d < nd; d++) {
+        int64_t l = pad_left(a, nd, d), r = pad_right(a, nd, d), s = o->shape[d], os = g->shape[d];
+        int64_t lo = l > 0 ? l : 0, hi = l + s < os ? l + s : os;
+        crop = crop || l < 0 || r < 0;
+        box[d] = hi - lo;
+        empty = empty || box[d] <= 0;
+        goff += lo * gstr[d];
+        aoff += (lo - l) * astr[d];
+        int k = d - (nd - np);
+        if (k < 0) continue;
+        j.oshape[k] = os, j.lo[k] = lo, j.hi[k] = hi, j.tab[k] = t;
+        for (int64_t i = 0; i < os; i++) t[i] = pad_map(mode, i, s, l) * astr[d];
+        t += os;
+        j.oplane *= os;
+        j.iplane *= s;
+    }
+    if (crop || empty) memset(acc, 0, (size_t)on * z);
+    if (!empty)
+        nbk_copy((char *)acc + (size_t)aoff * z, ct, astr, (const char *)gb.data + (size_t)goff * z, ct, gstr, nd, box);
+    int64_t blocks = on / j.iplane, grain = j.oplane >= 32768 ? 1 : 32768 / j.oplane;
+    nbc_parallel_for(blocks, grain, padbw_chunk, &j);
+    if (acc != nbc_ptr(o)) nbk_convert(nbc_ptr(o), o->dtype, acc, ct, on);
+    if (acap) nbc_block_free(acc, acap);
+    nbc_block_free(tabs, tcap);
+    nbo_buffer_release(&gb);
+    return 0;
 }
 
 static int pad_backward_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
