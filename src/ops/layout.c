@@ -45,58 +45,110 @@ static void gtables_free(gtables *tb) {
     tb->data = NULL;
 }
 
+/* The last dim's table split into runs: ascending unit steps (one memcpy), descending unit steps (a
+ * reversed copy: flips, reflections), or anything else (a table lookup per element). */
+enum { RUN_ASC, RUN_DESC, RUN_GATHER };
+typedef struct grun {
+    int64_t start, len;
+    int kind;
+} grun;
+#define RUN_MIN 8 /* shorter unit-step stretches are not worth a run of their own */
+
+static int64_t step_len(const int64_t *t, int64_t i, int64_t n, int64_t step) {
+    int64_t k = i + 1;
+    while (k < n && t[k] == t[k - 1] + step) k++;
+    return k - i;
+}
+
+static int64_t build_runs(const int64_t *t, int64_t n, grun *runs) {
+    int64_t nr = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t la = step_len(t, i, n, 1), ld = la >= RUN_MIN ? 0 : step_len(t, i, n, -1);
+        if (la >= RUN_MIN || ld >= RUN_MIN) {
+            runs[nr++] = (grun){i, la >= RUN_MIN ? la : ld, la >= RUN_MIN ? RUN_ASC : RUN_DESC};
+            i += la >= RUN_MIN ? la : ld;
+        } else {
+            if (nr && runs[nr - 1].kind == RUN_GATHER) runs[nr - 1].len++;
+            else runs[nr++] = (grun){i, 1, RUN_GATHER};
+            i++;
+        }
+    }
+    return nr;
+}
+
 typedef struct gather_job {
     char *dst;
     const char *src;
     size_t z;
     const gtables *tb;
-    int64_t inner;
-    bool last_linear; /* t[last][j] == t[last][0] + j: one memcpy per row */
+    const grun *runs;
+    int64_t inner, nruns;
 } gather_job;
+
+#define GATHER_RUN(T)                                                                                   \
+    do {                                                                                                \
+        T *d = (T *)drow + r0;                                                                          \
+        const T *sp = (const T *)s;                                                                     \
+        if (ru->kind == RUN_DESC) {                                                                     \
+            const T *q = sp + tl[r0];                                                                   \
+            for (int64_t i = 0; i < ru->len; i++) d[i] = q[-i];                                         \
+        } else {                                                                                        \
+            const int64_t *tt = tl + r0;                                                                \
+            for (int64_t i = 0; i < ru->len; i++) d[i] = sp[tt[i]];                                     \
+        }                                                                                               \
+    } while (0)
 
 static void gather_rows(void *ctx, int64_t begin, int64_t end) {
     const gather_job *j = ctx;
     const gtables *tb = j->tb;
     int last = tb->nd - 1;
     const int64_t *tl = tb->t[last];
-    int64_t n = j->inner;
+    size_t z = j->z;
     for (int64_t r = begin; r < end; r++) {
         int64_t rem = r, off = 0;
         for (int d = last - 1; d >= 0; d--) {
             off += tb->t[d][rem % tb->shape[d]];
             rem /= tb->shape[d];
         }
-        char *drow = j->dst + (size_t)(r * n) * j->z;
-        const char *s = j->src + (size_t)off * j->z;
-        if (j->last_linear) {
-            memcpy(drow, s + (size_t)tl[0] * j->z, (size_t)n * j->z);
-            continue;
-        }
-        switch (j->z) {
-        case 1: for (int64_t i = 0; i < n; i++) ((uint8_t *)drow)[i] = ((const uint8_t *)s)[tl[i]]; break;
-        case 2: for (int64_t i = 0; i < n; i++) ((uint16_t *)drow)[i] = ((const uint16_t *)s)[tl[i]]; break;
-        case 4: for (int64_t i = 0; i < n; i++) ((uint32_t *)drow)[i] = ((const uint32_t *)s)[tl[i]]; break;
-        default: for (int64_t i = 0; i < n; i++) ((uint64_t *)drow)[i] = ((const uint64_t *)s)[tl[i]]; break;
+        char *drow = j->dst + (size_t)(r * j->inner) * z;
+        const char *s = j->src + (size_t)off * z;
+        for (int64_t k = 0; k < j->nruns; k++) {
+            const grun *ru = &j->runs[k];
+            int64_t r0 = ru->start;
+            if (ru->kind == RUN_ASC) {
+                memcpy(drow + (size_t)r0 * z, s + (size_t)tl[r0] * z, (size_t)ru->len * z);
+                continue;
+            }
+            switch (z) {
+            case 1: GATHER_RUN(uint8_t); break;
+            case 2: GATHER_RUN(uint16_t); break;
+            case 4: GATHER_RUN(uint32_t); break;
+            default: GATHER_RUN(uint64_t); break;
+            }
         }
     }
 }
 
 /* o (contiguous, same dtype as x, shape tb->shape) = x gathered through the tables. A 0-d output
  * is one element at offset 0. */
-static void gather_exec(const nb_tensor *x, nb_tensor *o, const gtables *tb) {
+static int gather_exec(const char *fn, const nb_tensor *x, nb_tensor *o, const gtables *tb) {
     size_t z = nb_dtype_size(x->dtype);
     int64_t numel = nbc_numel(tb->nd, tb->shape);
-    if (numel == 0) return;
+    if (numel == 0) return 0;
     if (tb->nd == 0) {
         memcpy(nbc_ptr(o), nbc_ptr(x), z);
-        return;
+        return 0;
     }
     int last = tb->nd - 1;
-    gather_job j = {.dst = nbc_ptr(o), .src = nbc_ptr(x), .z = z, .tb = tb, .inner = tb->shape[last],
-                    .last_linear = true};
-    for (int64_t i = 1; i < j.inner && j.last_linear; i++) j.last_linear = tb->t[last][i] == tb->t[last][0] + i;
+    size_t cap = 0;
+    grun *runs = nbc_block_alloc(sizeof(grun) * (size_t)tb->shape[last], &cap);
+    if (!runs) return nbc_oom(fn);
+    gather_job j = {.dst = nbc_ptr(o), .src = nbc_ptr(x), .z = z, .tb = tb, .runs = runs, .inner = tb->shape[last]};
+    j.nruns = build_runs(tb->t[last], j.inner, runs);
     int64_t rows = numel / j.inner, grain = j.inner >= 32768 ? 1 : 32768 / j.inner;
     nbc_parallel_for(rows, grain, gather_rows, &j);
+    nbc_block_free(runs, cap);
+    return 0;
 }
 
 /* ---- flip ------------------------------------------------------------------------------------------ */
@@ -115,9 +167,9 @@ static int flip_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tenso
     if (gtables_alloc("nb_flip", &tb, x->ndim, x->shape)) return NB_ERR_NOMEM;
     for (int d = 0; d < x->ndim; d++)
         for (int64_t i = 0; i < x->shape[d]; i++) tb.t[d][i] = (a->ints[d] ? x->shape[d] - 1 - i : i) * x->strides[d];
-    gather_exec(x, out[0], &tb);
+    int rc = gather_exec("nb_flip", x, out[0], &tb);
     gtables_free(&tb);
-    return 0;
+    return rc;
 }
 
 /* flip is its own inverse */
@@ -158,9 +210,9 @@ static int roll_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tenso
         int64_t s = x->shape[d], k = a->ints[d];
         for (int64_t i = 0; i < s; i++) tb.t[d][i] = (i >= k ? i - k : i - k + s) * x->strides[d];
     }
-    gather_exec(x, out[0], &tb);
+    int rc = gather_exec("nb_roll", x, out[0], &tb);
     gtables_free(&tb);
-    return 0;
+    return rc;
 }
 
 /* the inverse shift */
@@ -230,9 +282,9 @@ static int repeat_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_ten
         int64_t s = d >= lead ? x->shape[d - lead] : 1, st = d >= lead ? x->strides[d - lead] : 0;
         for (int64_t i = 0, j = 0; i < o->shape[d]; i++, j = j + 1 == s ? 0 : j + 1) tb.t[d][i] = j * st;
     }
-    gather_exec(x, o, &tb);
+    int rc = gather_exec("nb_repeat", x, o, &tb);
     gtables_free(&tb);
-    return 0;
+    return rc;
 }
 
 /* Sum over the repeats, one dim at a time as [before, reps, size, after] so no step needs more than 4
@@ -522,41 +574,93 @@ static int pad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *o
     return 0;
 }
 
-/* constant: fill, then copy the part of x that survives into place (negative pads crop). */
-static void pad_constant(const nb_tensor *x, nb_tensor *o, const nb_attrs *a) {
+/* constant: copy the part of x that survives into place (negative pads crop), and fill only the
+ * border around it, by memcpy from one row of fill values, so each output element is written once. */
+typedef struct border_job {
+    char *o;
+    const char *fill; /* W fill values */
+    size_t z;
+    int nd;
+    const int64_t *oshape;
+    int64_t lo[NB_MAX_DIMS], hi[NB_MAX_DIMS]; /* the copied box, [lo, hi) per dim */
+} border_job;
+
+static void border_rows(void *ctx, int64_t begin, int64_t end) {
+    const border_job *j = ctx;
+    int L = j->nd - 1;
+    int64_t W = j->oshape[L];
+    for (int64_t r = begin; r < end; r++) {
+        int64_t rem = r;
+        bool inner = true;
+        for (int d = L - 1; d >= 0 && inner; d--) {
+            int64_t i = rem % j->oshape[d];
+            rem /= j->oshape[d];
+            inner = i >= j->lo[d] && i < j->hi[d];
+        }
+        char *row = j->o + (size_t)(r * W) * j->z;
+        if (!inner) {
+            memcpy(row, j->fill, (size_t)W * j->z);
+            continue;
+        }
+        memcpy(row, j->fill, (size_t)j->lo[L] * j->z);
+        memcpy(row + (size_t)j->hi[L] * j->z, j->fill, (size_t)(W - j->hi[L]) * j->z);
+    }
+}
+
+static int pad_constant(const nb_tensor *x, nb_tensor *o, const nb_attrs *a) {
     int nd = x->ndim;
-    nbk_fill(nbc_ptr(o), o->dtype, a->f0, nbc_numel(o->ndim, o->shape));
+    size_t z = nb_dtype_size(x->dtype);
+    int64_t on = nbc_numel(o->ndim, o->shape);
+    if (on == 0) return 0;
+    if (nd == 0) {
+        nbk_copy(nbc_ptr(o), o->dtype, o->strides, nbc_ptr(x), x->dtype, x->strides, 0, x->shape);
+        return 0;
+    }
+    border_job j = {.o = nbc_ptr(o), .z = z, .nd = nd, .oshape = o->shape};
     int64_t box[NB_MAX_DIMS], soff = 0, doff = 0;
+    bool empty = false;
     for (int d = 0; d < nd; d++) {
         int64_t l = pad_left(a, nd, d), r = pad_right(a, nd, d);
         int64_t cl = l < 0 ? -l : 0, cr = r < 0 ? -r : 0;
         box[d] = x->shape[d] - cl - cr;
-        if (box[d] <= 0) return;
+        empty = empty || box[d] <= 0;
+        j.lo[d] = l > 0 ? l : 0;
+        j.hi[d] = j.lo[d] + (box[d] > 0 ? box[d] : 0);
         soff += cl * x->strides[d];
-        doff += (l > 0 ? l : 0) * o->strides[d];
+        doff += j.lo[d] * o->strides[d];
     }
-    size_t z = nb_dtype_size(x->dtype);
+    int64_t W = o->shape[nd - 1];
+    if (empty) { /* nothing of x survives: all fill */
+        nbk_fill(nbc_ptr(o), o->dtype, a->f0, on);
+        return 0;
+    }
+    size_t cap = 0;
+    char *fill = nbc_block_alloc((size_t)W * z, &cap);
+    if (!fill) return nbc_oom("nb_pad");
+    nbk_fill(fill, o->dtype, a->f0, W);
+    j.fill = fill;
+    int64_t rows = on / W, grain = W >= 32768 ? 1 : 32768 / W;
+    nbc_parallel_for(rows, grain, border_rows, &j);
+    nbc_block_free(fill, cap);
     nbk_copy((char *)nbc_ptr(o) + (size_t)doff * z, o->dtype, o->strides, (const char *)nbc_ptr(x) + (size_t)soff * z,
              x->dtype, x->strides, nd, box);
+    return 0;
 }
 
 static int pad_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
     (void)n;
     nb_tensor *x = in[0], *o = out[0];
     int mode = (int)a->ints[0];
-    if (mode == NB_PAD_CONSTANT) {
-        pad_constant(x, o, a);
-        return 0;
-    }
+    if (mode == NB_PAD_CONSTANT) return pad_constant(x, o, a);
     gtables tb;
     if (gtables_alloc("nb_pad", &tb, o->ndim, o->shape)) return NB_ERR_NOMEM;
     for (int d = 0; d < o->ndim; d++) {
         int64_t l = pad_left(a, o->ndim, d);
         for (int64_t i = 0; i < o->shape[d]; i++) tb.t[d][i] = pad_map(mode, i, x->shape[d], l) * x->strides[d];
     }
-    gather_exec(x, o, &tb);
+    int rc = gather_exec("nb_pad", x, o, &tb);
     gtables_free(&tb);
-    return 0;
+    return rc;
 }
 
 static int pad_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
