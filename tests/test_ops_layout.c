@@ -694,6 +694,13 @@ static void test_einsum_ellipsis(void) {
     nb_tensor *want = nb_sum(nb_mul(p, q), NULL);
     ref_set_ctx("einsum ...i,...i-> with a broadcast contraction");
     CHECK_REF(nb_einsum("...i,...i->", (nb_tensor *[]){p, q}, 2), NB_F64, NB_SCALAR, ref_read(want), 1e-12, 1e-12);
+    /* seven broadcasting batch dims (too many to keep apart for nb_matmul: expanded and merged) */
+    nb_tensor *p7 = ref_contig(ref_values(16 * 3, NB_F64, -2, 2), NB_SHAPE(2, 1, 2, 1, 2, 1, 2, 3), NB_F64);
+    nb_tensor *q7 = ref_contig(ref_values(8 * 3, NB_F64, -2, 2), NB_SHAPE(1, 2, 1, 2, 1, 2, 1, 3), NB_F64);
+    nb_tensor *w7 = nb_sum(nb_mul(p7, q7), NB_DIMS(-1));
+    ref_set_ctx("einsum ...i,...i->... with seven broadcast batch dims");
+    CHECK_REF(nb_einsum("...i,...i->...", (nb_tensor *[]){p7, q7}, 2), NB_F64, NB_SHAPE(2, 2, 2, 2, 2, 2, 2), ref_read(w7),
+              1e-12, 1e-12);
     /* a permutation stays a view, like PyTorch */
     nb_tensor *v = nb_einsum("ij->ji", &a1, 0 + 1);
     CHECK(v == NULL); /* a1 has 4 dims: error */

@@ -141,6 +141,67 @@ static int64_t op_size(const ein_op *o, int id) {
     return -1;
 }
 
+/* Operands laid out as a [batch, aonly] and b [batch, bonly] with nothing to contract: their broadcast
+ * product [batch, aonly, bonly]. */
+static nb_tensor *pair_product(nb_tensor *a, nb_tensor *b, int nb, int na, int nbo) {
+    int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
+    int nres = nb + na + nbo;
+    for (int i = 0; i < nb; i++) sa[i] = a->shape[i], sb[i] = b->shape[i];
+    for (int i = 0; i < na; i++) sa[nb + i] = a->shape[nb + i], sb[nb + i] = 1;
+    for (int i = 0; i < nbo; i++) sa[nb + na + i] = 1, sb[nb + na + i] = b->shape[nb + i];
+    nb_tensor *va = nb_reshape(a, nres, sa), *vb = va ? nb_reshape(b, nres, sb) : NULL;
+    nb_tensor *r = vb ? nb_mul(va, vb) : NULL;
+    nb_free(va);
+    nb_free(vb);
+    return r;
+}
+
+/* Operands laid out as a [batch, aonly, contr] and b [batch, contr, bonly]: one batched GEMM
+ * [batch.., M, K] @ [batch.., K, N], reshaped to res_shape = [batch, aonly, bonly]. Batch dims of equal
+ * sizes merge into one (a view when the layout allows); batch dims that broadcast (size 1 against n)
+ * stay separate for nb_matmul to broadcast, unless there are too many, then they are expanded. */
+static nb_tensor *pair_gemm(nb_tensor *a, nb_tensor *b, int nb, int na, int nc, int nbo, const int64_t *res_shape,
+                            int nres) {
+    int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS], M = 1, N = 1, K = 1;
+    for (int i = 0; i < na; i++) M *= a->shape[nb + i];
+    for (int i = 0; i < nc; i++) K *= a->shape[nb + na + i];
+    for (int i = 0; i < nbo; i++) N *= b->shape[nb + nc + i];
+    bool same = true;
+    for (int i = 0; i < nb; i++) same = same && a->shape[i] == b->shape[i];
+    int kb = 0;
+    nb_tensor *ea = nb_retain(a), *eb = nb_retain(b);
+    if (nb > 0 && (same || nb > NB_MAX_DIMS - 2)) {
+        int64_t bt = 1;
+        for (int i = 0; i < nb; i++) bt *= res_shape[i];
+        if (!same) {
+            int64_t ta[NB_MAX_DIMS], tb[NB_MAX_DIMS];
+            memcpy(ta, res_shape, sizeof(int64_t) * (size_t)nb);
+            memcpy(tb, res_shape, sizeof(int64_t) * (size_t)nb);
+            for (int i = nb; i < a->ndim; i++) ta[i] = a->shape[i];
+            for (int i = nb; i < b->ndim; i++) tb[i] = b->shape[i];
+            nb_tensor *xa = nb_expand(ea, a->ndim, ta), *xb = nb_expand(eb, b->ndim, tb);
+            nb_free(ea);
+            nb_free(eb);
+            ea = xa, eb = xb;
+        }
+        sa[0] = sb[0] = bt;
+        kb = 1;
+    } else {
+        for (int i = 0; i < nb; i++) sa[i] = a->shape[i], sb[i] = b->shape[i];
+        kb = nb;
+    }
+    sa[kb] = M, sa[kb + 1] = K, sb[kb] = K, sb[kb + 1] = N;
+    nb_tensor *va = ea && eb ? nb_reshape(ea, kb + 2, sa) : NULL, *vb = va ? nb_reshape(eb, kb + 2, sb) : NULL;
+    nb_tensor *m = vb ? nb_matmul(va, vb) : NULL;
+    nb_tensor *r = m ? nb_reshape(m, nres, res_shape) : NULL;
+    nb_free(ea);
+    nb_free(eb);
+    nb_free(va);
+    nb_free(vb);
+    nb_free(m);
+    return r;
+}
+
 /* Combine a and b (into a) over shared ids; `later` flags the ids needed after this pair. */
 static int combine(ein_ctx *c, ein_op *a, ein_op *b, const bool *later) {
     bool ina[EIN_IDS] = {false}, inb[EIN_IDS] = {false};
@@ -187,57 +248,7 @@ static int combine(ein_ctx *c, ein_op *a, ein_op *b, const bool *later) {
     memcpy(order + nb + nc, bonly, sizeof(int) * (size_t)nbo);
     if (op_permute(b, nb + nc + nbo, order)) return -1;
 
-    int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
-    nb_tensor *r = NULL;
-    if (nc == 0) { /* nothing contracted: a broadcast product [batch, aonly, 1..] * [batch, 1.., bonly] */
-        for (int i = 0; i < nb; i++) sa[i] = a->t->shape[i], sb[i] = b->t->shape[i];
-        for (int i = 0; i < na; i++) sa[nb + i] = a->t->shape[nb + i], sb[nb + i] = 1;
-        for (int i = 0; i < nbo; i++) sa[nb + na + i] = 1, sb[nb + na + i] = b->t->shape[nb + i];
-        nb_tensor *va = nb_reshape(a->t, nres, sa), *vb = va ? nb_reshape(b->t, nres, sb) : NULL;
-        if (vb) r = nb_mul(va, vb);
-        nb_free(va);
-        nb_free(vb);
-    } else { /* a batched GEMM [batch.., M, K] @ [batch.., K, N] */
-        int64_t M = 1, N = 1, K = 1;
-        for (int i = 0; i < na; i++) M *= a->t->shape[nb + i];
-        for (int i = 0; i < nc; i++) K *= a->t->shape[nb + na + i];
-        for (int i = 0; i < nbo; i++) N *= b->t->shape[nb + nc + i];
-        bool same = true;
-        for (int i = 0; i < nb; i++) same = same && a->t->shape[i] == b->t->shape[i];
-        int kb;
-        nb_tensor *ea = nb_retain(a->t), *eb = nb_retain(b->t);
-        if (nb == 0) {
-            kb = 0;
-        } else if (same || nb > NB_MAX_DIMS - 2) { /* one merged batch dim (broadcast ones expanded first) */
-            int64_t bt = 1;
-            for (int i = 0; i < nb; i++) bt *= res_shape[i];
-            if (!same) {
-                int64_t ta[NB_MAX_DIMS], tb[NB_MAX_DIMS];
-                memcpy(ta, res_shape, sizeof(int64_t) * (size_t)nb);
-                memcpy(tb, res_shape, sizeof(int64_t) * (size_t)nb);
-                for (int i = nb; i < a->t->ndim; i++) ta[i] = a->t->shape[i];
-                for (int i = nb; i < b->t->ndim; i++) tb[i] = b->t->shape[i];
-                nb_tensor *xa = nb_expand(ea, a->t->ndim, ta), *xb = nb_expand(eb, b->t->ndim, tb);
-                nb_free(ea);
-                nb_free(eb);
-                ea = xa, eb = xb;
-            }
-            sa[0] = sb[0] = bt;
-            kb = 1;
-        } else {
-            for (int i = 0; i < nb; i++) sa[i] = a->t->shape[i], sb[i] = b->t->shape[i];
-            kb = nb;
-        }
-        sa[kb] = M, sa[kb + 1] = K, sb[kb] = K, sb[kb + 1] = N;
-        nb_tensor *va = ea && eb ? nb_reshape(ea, kb + 2, sa) : NULL, *vb = va ? nb_reshape(eb, kb + 2, sb) : NULL;
-        nb_tensor *m = vb ? nb_matmul(va, vb) : NULL;
-        if (m) r = nb_reshape(m, nres, res_shape);
-        nb_free(ea);
-        nb_free(eb);
-        nb_free(va);
-        nb_free(vb);
-        nb_free(m);
-    }
+    nb_tensor *r = nc == 0 ? pair_product(a->t, b->t, nb, na, nbo) : pair_gemm(a->t, b->t, nb, na, nc, nbo, res_shape, nres);
     if (!r) return -1;
     op_set(a, r);
     memcpy(a->ids, res_ids, sizeof(int) * (size_t)nres);
