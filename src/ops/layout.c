@@ -4,8 +4,9 @@
  * flip, roll, repeat and the non-constant pads are all "index-map copies": output element
  * (i0, ..., ik) is input element (m0(i0), ..., mk(ik)) for one map per dim. They share one gather
  * kernel that reads the input through per-dim tables of element offsets (map times stride), so any
- * input layout (transposed, stepped, expanded) is read in place and the inner loop is a table lookup
- * (or a memcpy when the last map is the identity on a unit stride). Their gradients are the inverse
+ * input layout (transposed, stepped, expanded) is read in place; the last dim is split into runs that
+ * are one memcpy (unit steps up), a reversed copy (unit steps down) or a table lookup per element.
+ * Constant pad copies the surviving box once and fills only the border. Their gradients are the inverse
  * maps (flip, roll), sums over the repeats (repeat), or a scatter-add registered as its own op
  * (pad_backward) whose gradient is the forward pad again, so every order of derivative exists. */
 #include "op.h"
@@ -528,8 +529,7 @@ static int64_t pad_map(int mode, int64_t i, int64_t s, int64_t l) {
 }
 
 /* The shape of pad(x) (or, with inverse, of the input whose pad has shape `shape`), checked. */
-static int pad_shape(const char *fn, const nb_attrs *a, nb_dtype dtype, int nd, const int64_t *shape, bool inverse,
-                     int64_t *out) {
+static int pad_shape(const char *fn, const nb_attrs *a, int nd, const int64_t *shape, bool inverse, int64_t *out) {
     int mode = (int)a->ints[0];
     int npairs = (a->n_ints - 1) / 2;
     if (npairs > nd)
@@ -561,7 +561,6 @@ static int pad_shape(const char *fn, const nb_attrs *a, nb_dtype dtype, int nd, 
             return nbc_error(NB_ERR_ARG, "%s: %s padding (%lld, %lld) of dim %d of input shape %s leaves no element", fn,
                              mname, (long long)l, (long long)r, d, nbc_shape_str(nd, shape));
     }
-    (void)dtype;
     return 0;
 }
 
@@ -569,7 +568,7 @@ static int pad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *o
     (void)n;
     nb_tensor *x = in[0];
     int64_t shape[NB_MAX_DIMS];
-    if (pad_shape("nb_pad", a, x->dtype, x->ndim, x->shape, false, shape)) return NB_ERR_ARG;
+    if (pad_shape("nb_pad", a, x->ndim, x->shape, false, shape)) return NB_ERR_ARG;
     nbo_meta_set(out, x->dtype, x->ndim, shape);
     return 0;
 }
@@ -690,7 +689,7 @@ static int pad_backward_infer(nb_tensor *const *in, int n, const nb_attrs *a, nb
     if (!nb_dtype_is_float(g->dtype))
         return nbc_error(NB_ERR_ARG, "nb_pad_backward: the gradient must have a floating dtype; got %s", nbc_desc(g));
     int64_t shape[NB_MAX_DIMS];
-    if (pad_shape("nb_pad_backward", a, g->dtype, g->ndim, g->shape, true, shape)) return NB_ERR_ARG;
+    if (pad_shape("nb_pad_backward", a, g->ndim, g->shape, true, shape)) return NB_ERR_ARG;
     nbo_meta_set(out, g->dtype, g->ndim, shape);
     return 0;
 }
