@@ -194,6 +194,36 @@ NB_API nb_tensor *nb_to(nb_tensor *x, nb_dtype dtype);
 /* (end of the shape-and-indexing section) */
 
 /* ---- layout: pad, repeat, tile, triangles, flip, roll, diagonal, einsum ------------------------ */
+/* torch.nn.functional.pad: pad holds n_pad values, (left, right) pairs for the last dim first, then
+ * the one before, ... (n_pad / 2 <= ndim). Modes: NB_PAD_CONSTANT fills with value (negative pads crop;
+ * any dtype), NB_PAD_REFLECT mirrors without repeating the edge (each pad < the dim's size),
+ * NB_PAD_REPLICATE repeats the edge, NB_PAD_CIRCULAR wraps around (each pad <= the size). value must
+ * be 0 for the non-constant modes. Unlike PyTorch, the non-constant modes take any number of leading
+ * (unpadded) dims. Differentiable to any order (the gradient of a non-constant pad sums the copies). */
+typedef enum nb_pad_mode { NB_PAD_CONSTANT = 0, NB_PAD_REFLECT, NB_PAD_REPLICATE, NB_PAD_CIRCULAR } nb_pad_mode;
+NB_API nb_tensor *nb_pad(nb_tensor *x, int n_pad, const int64_t *pad, nb_pad_mode mode, double value);
+/* Tensor.repeat: x tiled reps[i] times along dim i; n >= ndim (extra leading reps add new dims). */
+NB_API nb_tensor *nb_repeat(nb_tensor *x, int n, const int64_t *reps);
+/* torch.tile: like nb_repeat, but reps shorter than ndim are padded with ones on the left. */
+NB_API nb_tensor *nb_tile(nb_tensor *x, int n, const int64_t *reps);
+/* torch.tril / torch.triu over the last two dims (batched): keep elements with j - i <= diagonal
+ * (tril) or j - i >= diagonal (triu), zero the rest. Any dtype. */
+NB_API nb_tensor *nb_tril(nb_tensor *x, int64_t diagonal);
+NB_API nb_tensor *nb_triu(nb_tensor *x, int64_t diagonal);
+/* torch.flip: reverse the given dims (a copy). Any dtype. */
+NB_API nb_tensor *nb_flip(nb_tensor *x, int n, const int64_t *dims);
+/* torch.roll: shift elements by shifts[i] along dims[i] (shifts may be negative or exceed the size;
+ * repeated dims add up). dims == NULL: roll the flattened tensor by shifts[0] (n must be 1). */
+NB_API nb_tensor *nb_roll(nb_tensor *x, int n, const int64_t *shifts, const int64_t *dims);
+/* torch.diagonal: the diagonal of dims dim1 and dim2 (offset > 0 above the main diagonal, < 0 below)
+ * as a new last dim; the other dims keep their order. A view sharing x's storage. */
+NB_API nb_tensor *nb_diagonal(nb_tensor *x, int64_t offset, int dim1, int dim2);
+/* torch.einsum over n operands: "ij,jk->ik", "bij,bjk->bik", "ii->i" (repeated labels take the
+ * diagonal), "ij->" (sums), implicit output (no "->": labels that appear once, alphabetically, after
+ * the ellipsis dims), "..." broadcasting (ellipsis dims omitted from an explicit output are summed).
+ * Labels are letters; a label has one size in every operand. Contracts operands left to right with
+ * batched matmul, so it is as fast as the equivalent nb_matmul; floating dtypes only. */
+NB_API nb_tensor *nb_einsum(const char *equation, nb_tensor *const *xs, int n);
 /* (end of the layout section) */
 
 #ifdef __cplusplus
