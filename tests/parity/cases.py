@@ -193,3 +193,42 @@ add("to", "[7, 17] to f64", normal(7, 17), lambda x: x.to(torch.float64), lambda
 # Registry entries reached only through another op's gradient (tested through that op's backward).
 INTERNAL = {"slice_backward", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_backward", "pool_gather",
             "batch_norm_backward", "nll_loss_weight"}
+
+# ---- layout -----------------------------------------------------------------------------------------
+def i64s(*v):
+    return (C.c_int64 * len(v))(*v)
+
+
+for mode, mname in enumerate(["constant", "reflect", "replicate", "circular"]):
+    pads = (2, 1, 1, 3) if mode else (2, -1, 1, 3)
+    add("pad", f"[2, 3, 7, 17] {mname} {pads}", normal(2, 3, 7, 17),
+        (lambda m, p: lambda x: F.pad(x, p, mode=m, value=0.5) if m == "constant" else F.pad(x, p, mode=m))(mname, pads),
+        (lambda md, p: lambda nb, x: nb.call("pad", x, C.c_int(len(p)), i64s(*p), C.c_int(md), 0.5 if md == 0 else 0.0))(mode, pads))
+add("repeat", "[7, 1, 3] x (2, 1, 3, 2)", normal(7, 1, 3), lambda x: x.repeat(2, 1, 3, 2),
+    lambda nb, x: nb.call("repeat", x, C.c_int(4), i64s(2, 1, 3, 2)))
+add("tile", "[7, 3] x (2,)", normal(7, 3), lambda x: torch.tile(x, (2,)), lambda nb, x: nb.call("tile", x, C.c_int(1), i64s(2)))
+add("tril", "[3, 7, 17] diagonal -2", normal(3, 7, 17), lambda x: torch.tril(x, -2), lambda nb, x: nb.call("tril", x, -2))
+add("triu", "[7, 17] diagonal 3", normal(7, 17), lambda x: torch.triu(x, 3), lambda nb, x: nb.call("triu", x, 3))
+add("flip", "[3, 7, 17] dims (0, 2)", normal(3, 7, 17), lambda x: torch.flip(x, (0, 2)),
+    lambda nb, x: nb.call("flip", x, C.c_int(2), i64s(0, 2)))
+add("roll", "[3, 7, 17] shifts (2, -5) dims (0, 2)", normal(3, 7, 17), lambda x: torch.roll(x, (2, -5), (0, 2)),
+    lambda nb, x: nb.call("roll", x, C.c_int(2), i64s(2, -5), i64s(0, 2)))
+add("diagonal", "[3, 7, 17] offset 2 dims (2, 1)", normal(3, 7, 17), lambda x: torch.diagonal(x, 2, 2, 1),
+    lambda nb, x: nb.call("diagonal", x, 2, C.c_int(2), C.c_int(1)))
+
+
+def einsum_case(eq, *shapes):
+    def make(rng, dt):
+        return [rng.standard_normal(s).astype(fdt(dt)) for s in shapes]
+
+    def nab(nb, *xs):
+        arr = (C.c_void_p * len(xs))(*[x.value for x in xs])
+        return nb.call("einsum", C.c_char_p(eq.encode()), arr, C.c_int(len(xs)))
+    add("einsum", eq, make, lambda *ts: torch.einsum(eq, *ts), nab, grad=tuple(range(len(shapes))))
+
+
+einsum_case("bhqd,bhkd->bhqk", (2, 3, 7, 5), (2, 3, 17, 5))
+einsum_case("bn,anm,bm->ba", (7, 3), (5, 3, 4), (7, 4))
+einsum_case("ii->i", (7, 7))
+einsum_case("...ij,...jk", (3, 1, 7, 5), (2, 5, 4))
+INTERNAL |= {"pad_backward", "diagonal_backward"}

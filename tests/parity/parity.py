@@ -12,6 +12,7 @@ or a case fails to run.
 import argparse
 import os
 import sys
+import zlib
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ def rel_err(a, b):
 
 
 def run_case(nb, case, dtype):
-    rng = np.random.default_rng(abs(hash(case.name)) % (2 ** 32))
+    rng = np.random.default_rng(zlib.crc32((case.name + case.label).encode()))
     inputs = case.make(rng, dtype)
     grads_for = [i for i in case.grad if np.asarray(inputs[i]).dtype.kind == "f"]
     # PyTorch
