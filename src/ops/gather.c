@@ -35,9 +35,23 @@ static int check_same_dtype(const char *fn, const nb_tensor *x, const nb_tensor 
  * along dim). */
 static int read_index(const char *fn, const nb_tensor *idx, int dim, int64_t size, const nb_tensor *self,
                       nbo_buffer *b) {
-    if (nbo_buffer_get(fn, idx, NB_I64, b)) return NB_ERR_NOMEM;
-    const int64_t *v = b->data;
     int64_t n = nbc_numel(idx->ndim, idx->shape);
+    if (idx->dtype == NB_I32) { /* widen in one typed loop (the generic conversion goes element by element) */
+        nbo_buffer b32;
+        if (nbo_buffer_get(fn, idx, NB_I32, &b32)) return NB_ERR_NOMEM;
+        b->data = nbc_block_alloc((size_t)n * sizeof(int64_t) + 8, &b->capacity);
+        if (!b->data) {
+            nbo_buffer_release(&b32);
+            return nbc_oom(fn);
+        }
+        const int32_t *s = b32.data;
+        int64_t *d = b->data;
+        for (int64_t i = 0; i < n; i++) d[i] = s[i];
+        nbo_buffer_release(&b32);
+    } else if (nbo_buffer_get(fn, idx, NB_I64, b)) {
+        return NB_ERR_NOMEM;
+    }
+    const int64_t *v = b->data;
     for (int64_t i = 0; i < n; i++)
         if ((uint64_t)v[i] >= (uint64_t)size) {
             long long bad = (long long)v[i];
@@ -667,8 +681,9 @@ static int scatter_reduce_infer(nb_tensor *const *in, int n, const nb_attrs *a, 
 /* One reduction step; max / min propagate NaN (x != x only for NaN, never for integers). */
 #define RED_FN(T, isnan_)                                                                          \
     static inline T red_##T(int mode, T cur, T v) {                                                \
-        if (mode == RED_AMAX) return (v > cur || isnan_(v)) && !isnan_(cur) ? v : cur;              \
-        if (mode == RED_AMIN) return (v < cur || isnan_(v)) && !isnan_(cur) ? v : cur;              \
+        /* select first (branch-free max / min), then the rare NaN: cur + v is NaN when either is */ \
+        if (mode == RED_AMAX) return isnan_(v) || isnan_(cur) ? (T)(cur + v) : v > cur ? v : cur;   \
+        if (mode == RED_AMIN) return isnan_(v) || isnan_(cur) ? (T)(cur + v) : v < cur ? v : cur;   \
         return (T)(cur + v);                                                                       \
     }
 static inline bool never_nan(int64_t v) { return (void)v, false; }
@@ -677,27 +692,32 @@ RED_FN(double, isnan)
 RED_FN(int64_t, never_nan)
 
 /* seen[p]: position p already holds a reduced value (self's when include_self, else the first src);
- * cnt[p]: how many values were reduced into p (for mean). */
+ * cnt[p]: how many values were reduced into p (for mean). One loop per reduction, so the mode is not
+ * tested per element. */
+#define SCATTER_REDUCE_LOOP_M(T, MODE)                                                             \
+    for (int64_t r = 0; r < w.rows; r++) {                                                         \
+        int64_t xo, yo;                                                                            \
+        walk_row(&w, r, &xo, &yo);                                                                 \
+        const int64_t *ir = ix + r * w.len;                                                        \
+        for (int64_t k = 0; k < w.len; k++) {                                                      \
+            int64_t p = xo + k * w.xl + ir[k] * w.xd;                                              \
+            T v = s[yo + k * w.yl];                                                                \
+            if (seen && !seen[p]) {                                                                \
+                o[p] = v;                                                                          \
+                seen[p] = 1;                                                                       \
+            } else {                                                                               \
+                o[p] = red_##T(MODE, o[p], v);                                                     \
+            }                                                                                      \
+            if (cnt) cnt[p]++;                                                                     \
+        }                                                                                          \
+    }
 #define SCATTER_REDUCE_LOOP(T)                                                                     \
     do {                                                                                           \
         T *o = acc.data;                                                                           \
         const T *s = sv.data;                                                                      \
-        for (int64_t r = 0; r < w.rows; r++) {                                                     \
-            int64_t xo, yo;                                                                        \
-            walk_row(&w, r, &xo, &yo);                                                             \
-            const int64_t *ir = ix + r * w.len;                                                    \
-            for (int64_t k = 0; k < w.len; k++) {                                                  \
-                int64_t p = xo + k * w.xl + ir[k] * w.xd;                                          \
-                T v = s[yo + k * w.yl];                                                            \
-                if (seen && !seen[p]) {                                                            \
-                    o[p] = v;                                                                      \
-                    seen[p] = 1;                                                                   \
-                } else {                                                                           \
-                    o[p] = red_##T(mode, o[p], v);                                             \
-                }                                                                                  \
-                if (cnt) cnt[p]++;                                                                 \
-            }                                                                                      \
-        }                                                                                          \
+        if (mode == RED_AMAX) SCATTER_REDUCE_LOOP_M(T, RED_AMAX)                                   \
+        else if (mode == RED_AMIN) SCATTER_REDUCE_LOOP_M(T, RED_AMIN)                              \
+        else SCATTER_REDUCE_LOOP_M(T, RED_SUM)                                                     \
         if (cnt)                                                                                   \
             for (int64_t p = 0; p < numel; p++)                                                    \
                 if (cnt[p] > 1) o[p] = mean_div_##T(o[p], cnt[p]);                                 \

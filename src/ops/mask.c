@@ -56,11 +56,50 @@ static int masked_fill_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc
     return 0;
 }
 
+/* y = m ? v : x over blocks of mn contiguous elements, the mask repeating for every block. */
+#define FILL_BLOCKS(T)                                                                             \
+    do {                                                                                           \
+        T v;                                                                                       \
+        memcpy(&v, &value, sizeof v);                                                              \
+        const T *xp = nbc_ptr(x);                                                                  \
+        T *yp = nbc_ptr(y);                                                                        \
+        for (int64_t b = 0; b < n; b += mn)                                                        \
+            for (int64_t j = 0; j < mn; j++) { /* a bit mask, not a branch: masks are random */    \
+                T k = (T)0 - (T)(m[j] != 0);                                                       \
+                yp[b + j] = (T)((v & k) | (xp[b + j] & (T)~k));                                    \
+            }                                                                                      \
+    } while (0)
+
+/* The mask is contiguous and its shape is the trailing part of y's (leading 1s aside), so it repeats
+ * with period numel(mask) over a contiguous y: the common attention-mask case. */
+static bool mask_repeats(const nb_tensor *mask, const nb_tensor *y) {
+    if (!nbc_is_contiguous(mask) || mask->ndim > y->ndim) return false;
+    for (int d = 0; d < mask->ndim; d++) {
+        int k = y->ndim - mask->ndim + d;
+        bool leading_one = true;
+        for (int e = 0; e < d; e++) leading_one = leading_one && mask->shape[e] == 1;
+        if (mask->shape[d] != y->shape[k] && !(leading_one && mask->shape[d] == 1)) return false;
+    }
+    return true;
+}
+
 static int masked_fill_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     nb_tensor *x = in[0], *mask = in[1], *y = out[0];
     uint64_t value = 0; /* the fill value in x's dtype, read through a zero stride */
     nbc_store(&value, y->dtype, 0, a->f0);
+    int64_t n = nbc_numel(y->ndim, y->shape), mn = nbc_numel(mask->ndim, mask->shape);
+    bool x_full = x->ndim == y->ndim && memcmp(x->shape, y->shape, sizeof(int64_t) * (size_t)y->ndim) == 0;
+    if (n > 0 && mn > 0 && x_full && nbc_is_contiguous(x) && mask_repeats(mask, y)) {
+        const uint8_t *m = nbc_ptr(mask);
+        switch (nb_dtype_size(y->dtype)) {
+        case 1: FILL_BLOCKS(uint8_t); break;
+        case 2: FILL_BLOCKS(uint16_t); break;
+        case 4: FILL_BLOCKS(uint32_t); break;
+        default: FILL_BLOCKS(uint64_t); break;
+        }
+        return 0;
+    }
     int64_t sx[NB_MAX_DIMS], sm[NB_MAX_DIMS], zero[NB_MAX_DIMS] = {0};
     nbo_broadcast_strides(x, y->ndim, y->shape, sx);
     nbo_broadcast_strides(mask, y->ndim, y->shape, sm);
@@ -100,9 +139,13 @@ static int masked_select_infer(nb_tensor *const *in, int n, const nb_attrs *a, n
     return 0;
 }
 
+/* branch-free: every element is written at k, which only advances past the selected ones (k < count
+ * keeps the write inside y) */
 #define COMPACT(T)                                                                                 \
-    for (int64_t i = 0, k = 0; i < n; i++)                                                         \
-        if (m[i]) ((T *)y)[k++] = ((const T *)x)[i]
+    for (int64_t i = 0, k = 0; i < n && k < count; i++) {                                         \
+        ((T *)y)[k] = ((const T *)x)[i];                                                           \
+        k += m[i] != 0;                                                                            \
+    }
 #define EXPAND(T)                                                                                  \
     for (int64_t i = 0, k = 0; i < n; i++)                                                         \
         if (m[i]) ((T *)y)[i] = ((const T *)x)[k++]
@@ -122,7 +165,7 @@ static int masked_select_forward(nb_tensor *const *in, int n_in, const nb_attrs 
     const uint8_t *m = bm.data;
     const char *x = bx.data;
     char *y = nbc_ptr(out[0]);
-    int64_t n = nbc_numel(nd, shape);
+    int64_t n = nbc_numel(nd, shape), count = out[0]->shape[0];
     switch (nb_dtype_size(in[0]->dtype)) {
     case 1: COMPACT(uint8_t); break;
     case 2: COMPACT(uint16_t); break;
@@ -270,16 +313,26 @@ static int nonzero_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb
     int rc = nonzero_flags("nb_nonzero", x, &f, &count);
     if (rc) return rc;
     const uint8_t *fl = f.data;
-    int64_t *y = nbc_ptr(out[0]), n = nbc_numel(x->ndim, x->shape), c[NB_MAX_DIMS] = {0};
+    int64_t *y = nbc_ptr(out[0]), n = nbc_numel(x->ndim, x->shape), k = 0;
     int nd = x->ndim;
-    for (int64_t i = 0; i < n; i++) {
-        if (fl[i]) {
-            memcpy(y, c, sizeof(int64_t) * (size_t)nd);
-            y += nd;
+    if (nd == 0) {
+        nbo_buffer_release(&f);
+        return 0; /* (count, 0): nothing to write */
+    }
+    int64_t len = x->shape[nd - 1], c[NB_MAX_DIMS] = {0};
+    for (int64_t r = 0; n > 0 && r < n / len && k < count; r++) {
+        int64_t rem = r;
+        for (int d = nd - 2; d >= 0; d--) {
+            c[d] = rem % x->shape[d];
+            rem /= x->shape[d];
         }
-        for (int d = nd - 1; d >= 0; d--) { /* odometer: the coordinates of element i + 1 */
-            if (++c[d] < x->shape[d]) break;
-            c[d] = 0;
+        const uint8_t *fr = fl + r * len;
+        /* branch-free: write every candidate row, advance only past the non-zero ones */
+        for (int64_t j = 0; j < len && k < count; j++) {
+            int64_t *row = y + k * nd;
+            for (int d = 0; d < nd - 1; d++) row[d] = c[d];
+            row[nd - 1] = j;
+            k += fr[j];
         }
     }
     nbo_buffer_release(&f);
