@@ -615,7 +615,7 @@ static void test_errors(void) {
     CHECK_NULL_WITH(nb_gather(x, 0, bad), "nb_gather", "index 3", "dim 0", "size 3");
     CHECK_NULL_WITH(nb_gather(x, 1, neg), "nb_gather", "index -1", "dim 1");
     CHECK_NULL_WITH(nb_scatter(x, 0, bad, src), "nb_scatter", "index 3", "dim 0");
-    CHECK_NULL_WITH(nb_scatter_value(x, -2, neg, 1), "nb_scatter", "index -1", "dim 0");
+    CHECK_NULL_WITH(nb_scatter_value(x, -2, neg, 1), "nb_scatter_value: index -1", "dim 0");
     CHECK_NULL_WITH(nb_scatter_add(x, 0, bad, src), "nb_scatter_add", "index 3", "dim 0");
     CHECK_NULL_WITH(nb_scatter_reduce(x, 0, neg, src, "amax", false), "nb_scatter_reduce", "index -1", "dim 0");
     nb_tensor *i1 = nb_from_data((const int64_t[]){0, 4}, NB_SHAPE(2), NB_I64);

@@ -15,6 +15,7 @@
 #include "../kernels/cpu/kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- shared checks ------------------------------------------------------------------------------- */
@@ -590,6 +591,11 @@ nb_tensor *nb_scatter_value(nb_tensor *x, int dim, nb_tensor *index, double valu
     nb_free(v);
     nb_tensor *r = nb_scatter(x, d, index, src);
     nb_free(src);
+    if (!r && strncmp(nb_last_error(), "nb_scatter:", 11) == 0) { /* name the function the user called */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", nb_last_error() + 10);
+        nbc_error(nb_last_status(), "%s%s", fn, msg);
+    }
     return r;
 }
 
