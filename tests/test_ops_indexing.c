@@ -679,6 +679,37 @@ static void test_errors(void) {
     nb_clear_error();
 }
 
+/* Big scatters run on several threads; each target still sees its writes in the index's C order, so
+ * 1 and 2 threads give the same bits (f32 sums with many collisions, last-write-wins copies). */
+static void test_threads_bitwise(void) {
+    nb_manual_seed(3);
+    nb_tensor *x = nb_randn(NB_SHAPE(300, 257), NB_F32), *src = nb_randn(NB_SHAPE(600, 257), NB_F32);
+    nb_tensor *i0 = nb_randint(0, 300, NB_SHAPE(600, 257), NB_I64), *i1 = nb_randint(0, 257, NB_SHAPE(300, 257), NB_I32);
+    nb_tensor *s1 = nb_randn(NB_SHAPE(300, 257), NB_F32), *i2 = nb_randint(0, 300, NB_SHAPE(600), NB_I64);
+    int before = nb_get_num_threads();
+    nb_tensor *r[2][7];
+    for (int t = 0; t < 2; t++) {
+        nb_set_num_threads(t + 1);
+        r[t][0] = nb_scatter_add(x, 0, i0, src);
+        r[t][1] = nb_scatter_add(x, 1, i1, s1);
+        r[t][2] = nb_scatter(x, 0, i0, src);
+        r[t][3] = nb_scatter_reduce(x, 0, i0, src, "mean", false);
+        r[t][4] = nb_scatter_reduce(x, 1, i1, s1, "amax", true);
+        r[t][5] = nb_gather(src, 1, i1);
+        r[t][6] = nb_index_add(x, 0, i2, src, 0.5);
+    }
+    nb_set_num_threads(before);
+    for (int k = 0; k < 7; k++) {
+        CHECK_MSG(r[0][k] && r[1][k] && memcmp(nb_data(r[0][k]), nb_data(r[1][k]), (size_t)nb_numel(r[0][k]) * 4) == 0,
+                  "result #%d differs between 1 and 2 threads", k);
+    }
+    /* and the parallel scatter_add matches the f64 reference */
+    double *xv = ref_read(x), *sv = ref_read(src), *iv = ref_read(i0);
+    for (int64_t i = 0; i < 600 * 257; i++) xv[(int64_t)iv[i] * 257 + i % 257] += sv[i];
+    ref_set_ctx("big scatter_add");
+    CHECK_REF(r[1][0], NB_F32, NB_SHAPE(300, 257), xv, 1e-5, 1e-5);
+}
+
 int main(void) {
     ref_seed(11);
     REF_RUN(test_gather);
@@ -691,6 +722,7 @@ int main(void) {
     REF_RUN(test_nonzero);
     REF_RUN(test_stack);
     REF_RUN(test_views);
+    REF_RUN(test_threads_bitwise);
     REF_RUN(test_errors);
     return harness_finish();
 }

@@ -511,15 +511,121 @@ static nb_tensor *scattered_mask(const nbc_meta *m, int dim, nb_tensor *idx) {
     return nb_ne_scalar(s, 0);
 }
 
+enum { RED_SUM, RED_MEAN, RED_AMAX, RED_AMIN, RED_COUNT };
+static const char *const k_red_names[RED_COUNT] = {"sum", "mean", "amax", "amin"};
+
+static int scatter_reduce_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
+    (void)n;
+    return scatter_infer_common("nb_scatter_reduce", in, a, out);
+}
+
+/* One reduction step; max / min propagate NaN (x != x only for NaN, never for integers). */
+#define RED_FN(T, isnan_)                                                                          \
+    static inline T red_##T(int mode, T cur, T v) {                                                \
+        /* select first (branch-free max / min), then the rare NaN: cur + v is NaN when either is */ \
+        if (mode == RED_AMAX) return isnan_(v) || isnan_(cur) ? (T)(cur + v) : v > cur ? v : cur;   \
+        if (mode == RED_AMIN) return isnan_(v) || isnan_(cur) ? (T)(cur + v) : v < cur ? v : cur;   \
+        return (T)(cur + v);                                                                       \
+    }
+static inline bool never_nan(int64_t v) { return (void)v, false; }
+RED_FN(float, isnan)
+RED_FN(double, isnan)
+RED_FN(int64_t, never_nan)
+
+/* ---- the scatter kernel, shared by scatter / scatter_add / scatter_reduce ------------------------------------ */
+
+enum { SK_COPY, SK_ADD, SK_REDUCE };
+
+typedef struct scatter_job {
+    const walk *w;
+    int kind, mode;          /* mode: RED_* for SK_REDUCE */
+    nb_dtype ct;             /* SK_ADD / SK_REDUCE: the compute type (f32, f64, i64) */
+    size_t es;               /* SK_COPY: element size */
+    char *o;                 /* the output (or its compute-type copy), contiguous */
+    const char *s;           /* src, walked with w->ys */
+    const int64_t *ix;       /* the index, contiguous */
+    uint8_t *seen;           /* SK_REDUCE without include_self: p already holds a src value */
+    int64_t *cnt;            /* SK_REDUCE mean: values reduced into p */
+} scatter_job;
+
+/* The body (the macro's argument) runs for every index element of rows [r0, r1) and columns [k0, k1), with p its target in o and
+ * q its source in s, in the index's C order. */
+#define SJ_LOOP(...)                                                                               \
+    for (int64_t r = r0; r < r1; r++) {                                                            \
+        int64_t xo, yo;                                                                            \
+        walk_row(w, r, &xo, &yo);                                                                  \
+        const int64_t *ir = j->ix + r * w->len;                                                    \
+        for (int64_t k = k0; k < k1; k++) {                                                        \
+            int64_t p = xo + k * w->xl + ir[k] * w->xd, q = yo + k * w->yl;                        \
+            __VA_ARGS__;                                                                           \
+        }                                                                                          \
+    }
+#define SJ_COPY(T) SJ_LOOP(((T *)j->o)[p] = ((const T *)j->s)[q])
+#define SJ_ADD(T) SJ_LOOP(((T *)j->o)[p] += ((const T *)j->s)[q])
+#define SJ_REDUCE(T, MODE)                                                                         \
+    SJ_LOOP({                                                                                      \
+        T *o_ = (T *)j->o, v_ = ((const T *)j->s)[q];                                              \
+        if (j->seen && !j->seen[p]) {                                                              \
+            o_[p] = v_;                                                                            \
+            j->seen[p] = 1;                                                                        \
+        } else {                                                                                   \
+            o_[p] = red_##T(MODE, o_[p], v_);                                                      \
+        }                                                                                          \
+        if (j->cnt) j->cnt[p]++;                                                                   \
+    })
+#define SJ_REDUCE_MODES(T)                                                                         \
+    do {                                                                                           \
+        if (j->mode == RED_AMAX) SJ_REDUCE(T, RED_AMAX)                                            \
+        else if (j->mode == RED_AMIN) SJ_REDUCE(T, RED_AMIN)                                       \
+        else SJ_REDUCE(T, RED_SUM)                                                                 \
+    } while (0)
+
+static void scatter_block(const scatter_job *j, int64_t r0, int64_t r1, int64_t k0, int64_t k1) {
+    const walk *w = j->w;
+    if (j->kind == SK_COPY) {
+        switch (j->es) {
+        case 1: SJ_COPY(uint8_t) break;
+        case 2: SJ_COPY(uint16_t) break;
+        case 4: SJ_COPY(uint32_t) break;
+        default: SJ_COPY(uint64_t) break;
+        }
+    } else if (j->kind == SK_ADD) {
+        if (j->ct == NB_F32) SJ_ADD(float)
+        else if (j->ct == NB_F64) SJ_ADD(double)
+        else SJ_ADD(int64_t)
+    } else {
+        if (j->ct == NB_F32) SJ_REDUCE_MODES(float);
+        else if (j->ct == NB_F64) SJ_REDUCE_MODES(double);
+        else SJ_REDUCE_MODES(int64_t);
+    }
+}
+
+static void sj_rows(void *ctx, int64_t b, int64_t e) {
+    const scatter_job *j = ctx;
+    scatter_block(j, b, e, 0, j->w->len);
+}
+static void sj_cols(void *ctx, int64_t b, int64_t e) {
+    const scatter_job *j = ctx;
+    scatter_block(j, 0, j->w->rows, b, e);
+}
+
+/* Split the work so that no two threads touch one target, keeping each target's writes in the index's
+ * C order: the result is the serial one, bit for bit. Scattering along the last dim, different rows
+ * differ in a coordinate other than dim, so their targets differ: split rows. Along another dim, the
+ * target keeps the column's last coordinate: split columns. */
+static void scatter_run(scatter_job *j) {
+    const walk *w = j->w;
+    if (w->rows == 0 || w->len == 0) return;
+    if (w->dim == w->nd - 1) nbc_parallel_for(w->rows, 1 + 32768 / w->len, sj_rows, j);
+    else nbc_parallel_for(w->len, 1 + 32768 / w->rows, sj_cols, j);
+}
+
 /* ---- scatter (src tensor): last write wins in the index's C order ------------------------------------------- */
 
 static int scatter_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
     (void)n;
     return scatter_infer_common("nb_scatter", in, a, out);
 }
-
-#define SCATTER_ROW(T)                                                                             \
-    for (int64_t k = 0; k < w.len; k++) ((T *)o)[xo + k * w.xl + ir[k] * w.xd] = ((const T *)s)[yo + k * w.yl]
 
 static int scatter_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
@@ -532,20 +638,9 @@ static int scatter_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb
     nbk_copy(nbc_ptr(y), y->dtype, y->strides, nbc_ptr(x), x->dtype, x->strides, x->ndim, x->shape);
     walk w;
     walk_init(&w, idx, dim, y->ndim, y->strides, src->ndim, src->strides);
-    char *o = nbc_ptr(y);
-    const char *s = nbc_ptr(src);
-    size_t es = nb_dtype_size(y->dtype);
-    for (int64_t r = 0; r < w.rows; r++) {
-        int64_t xo, yo;
-        walk_row(&w, r, &xo, &yo);
-        const int64_t *ir = (const int64_t *)bi.data + r * w.len;
-        switch (es) {
-        case 1: SCATTER_ROW(uint8_t); break;
-        case 2: SCATTER_ROW(uint16_t); break;
-        case 4: SCATTER_ROW(uint32_t); break;
-        default: SCATTER_ROW(uint64_t); break;
-        }
-    }
+    scatter_job j = {.w = &w, .kind = SK_COPY, .es = nb_dtype_size(y->dtype), .o = nbc_ptr(y), .s = nbc_ptr(src),
+                     .ix = bi.data};
+    scatter_run(&j);
     nbo_buffer_release(&bi);
     return 0;
 }
@@ -606,18 +701,6 @@ static int scatter_add_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc
     return scatter_infer_common("nb_scatter_add", in, a, out);
 }
 
-#define SCATTER_ADD_LOOP(T)                                                                        \
-    do {                                                                                           \
-        T *o = acc.data;                                                                           \
-        const T *s = sv.data;                                                                      \
-        for (int64_t r = 0; r < w.rows; r++) {                                                     \
-            int64_t xo, yo;                                                                        \
-            walk_row(&w, r, &xo, &yo);                                                             \
-            const int64_t *ir = ix + r * w.len;                                                    \
-            for (int64_t k = 0; k < w.len; k++) o[xo + k * w.xl + ir[k] * w.xd] += s[yo + k * w.yl]; \
-        }                                                                                          \
-    } while (0)
-
 static int scatter_add_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     static const char fn[] = "nb_scatter_add";
@@ -639,10 +722,8 @@ static int scatter_add_forward(nb_tensor *const *in, int n_in, const nb_attrs *a
     }
     walk w;
     walk_init(&w, idx, dim, y->ndim, y->strides, src->ndim, sv.strides); /* acc has y's contiguous layout */
-    const int64_t *ix = bi.data;
-    if (acc.ct == NB_F32) SCATTER_ADD_LOOP(float);
-    else if (acc.ct == NB_F64) SCATTER_ADD_LOOP(double);
-    else SCATTER_ADD_LOOP(int64_t);
+    scatter_job j = {.w = &w, .kind = SK_ADD, .ct = acc.ct, .o = acc.data, .s = sv.data, .ix = bi.data};
+    scatter_run(&j);
     acc_finish(&acc, y);
     nbo_buffer_release(&sv.buf);
     nbo_buffer_release(&bi);
@@ -676,58 +757,6 @@ nb_tensor *nb_scatter_add(nb_tensor *x, int dim, nb_tensor *index, nb_tensor *sr
 
 /* ---- scatter_reduce ---------------------------------------------------------------------------------------- */
 
-enum { RED_SUM, RED_MEAN, RED_AMAX, RED_AMIN, RED_COUNT };
-static const char *const k_red_names[RED_COUNT] = {"sum", "mean", "amax", "amin"};
-
-static int scatter_reduce_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
-    (void)n;
-    return scatter_infer_common("nb_scatter_reduce", in, a, out);
-}
-
-/* One reduction step; max / min propagate NaN (x != x only for NaN, never for integers). */
-#define RED_FN(T, isnan_)                                                                          \
-    static inline T red_##T(int mode, T cur, T v) {                                                \
-        /* select first (branch-free max / min), then the rare NaN: cur + v is NaN when either is */ \
-        if (mode == RED_AMAX) return isnan_(v) || isnan_(cur) ? (T)(cur + v) : v > cur ? v : cur;   \
-        if (mode == RED_AMIN) return isnan_(v) || isnan_(cur) ? (T)(cur + v) : v < cur ? v : cur;   \
-        return (T)(cur + v);                                                                       \
-    }
-static inline bool never_nan(int64_t v) { return (void)v, false; }
-RED_FN(float, isnan)
-RED_FN(double, isnan)
-RED_FN(int64_t, never_nan)
-
-/* seen[p]: position p already holds a reduced value (self's when include_self, else the first src);
- * cnt[p]: how many values were reduced into p (for mean). One loop per reduction, so the mode is not
- * tested per element. */
-#define SCATTER_REDUCE_LOOP_M(T, MODE)                                                             \
-    for (int64_t r = 0; r < w.rows; r++) {                                                         \
-        int64_t xo, yo;                                                                            \
-        walk_row(&w, r, &xo, &yo);                                                                 \
-        const int64_t *ir = ix + r * w.len;                                                        \
-        for (int64_t k = 0; k < w.len; k++) {                                                      \
-            int64_t p = xo + k * w.xl + ir[k] * w.xd;                                              \
-            T v = s[yo + k * w.yl];                                                                \
-            if (seen && !seen[p]) {                                                                \
-                o[p] = v;                                                                          \
-                seen[p] = 1;                                                                       \
-            } else {                                                                               \
-                o[p] = red_##T(MODE, o[p], v);                                                     \
-            }                                                                                      \
-            if (cnt) cnt[p]++;                                                                     \
-        }                                                                                          \
-    }
-#define SCATTER_REDUCE_LOOP(T)                                                                     \
-    do {                                                                                           \
-        T *o = acc.data;                                                                           \
-        const T *s = sv.data;                                                                      \
-        if (mode == RED_AMAX) SCATTER_REDUCE_LOOP_M(T, RED_AMAX)                                   \
-        else if (mode == RED_AMIN) SCATTER_REDUCE_LOOP_M(T, RED_AMIN)                              \
-        else SCATTER_REDUCE_LOOP_M(T, RED_SUM)                                                     \
-        if (cnt)                                                                                   \
-            for (int64_t p = 0; p < numel; p++)                                                    \
-                if (cnt[p] > 1) o[p] = mean_div_##T(o[p], cnt[p]);                                 \
-    } while (0)
 
 static inline float mean_div_float(float v, int64_t n) { return v / (float)n; }
 static inline double mean_div_double(double v, int64_t n) { return v / (double)n; }
@@ -735,6 +764,16 @@ static inline double mean_div_double(double v, int64_t n) { return v / (double)n
 static inline int64_t mean_div_int64_t(int64_t v, int64_t n) {
     int64_t q = v / n;
     return (v % n != 0 && v < 0) ? q - 1 : q;
+}
+
+/* Divide every mean by its count (positions with one value or none keep it). */
+static void mean_finish(nb_dtype ct, void *o, const int64_t *cnt, int64_t numel) {
+    for (int64_t p = 0; p < numel; p++) {
+        if (cnt[p] <= 1) continue;
+        if (ct == NB_F32) ((float *)o)[p] = mean_div_float(((float *)o)[p], cnt[p]);
+        else if (ct == NB_F64) ((double *)o)[p] = mean_div_double(((double *)o)[p], cnt[p]);
+        else ((int64_t *)o)[p] = mean_div_int64_t(((int64_t *)o)[p], cnt[p]);
+    }
 }
 
 static int scatter_reduce_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
@@ -769,10 +808,10 @@ static int scatter_reduce_forward(nb_tensor *const *in, int n_in, const nb_attrs
     } else {
         walk w;
         walk_init(&w, idx, dim, y->ndim, y->strides, src->ndim, sv.strides);
-        const int64_t *ix = bi.data;
-        if (acc.ct == NB_F32) SCATTER_REDUCE_LOOP(float);
-        else if (acc.ct == NB_F64) SCATTER_REDUCE_LOOP(double);
-        else SCATTER_REDUCE_LOOP(int64_t);
+        scatter_job j = {.w = &w, .kind = SK_REDUCE, .mode = mode, .ct = acc.ct, .o = acc.data, .s = sv.data,
+                         .ix = bi.data, .seen = seen, .cnt = cnt};
+        scatter_run(&j);
+        if (cnt) mean_finish(acc.ct, acc.data, cnt, numel);
     }
     if (cnt) nbc_block_free(cnt, cap_cnt);
     if (seen) nbc_block_free(seen, cap_seen);
