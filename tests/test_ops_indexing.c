@@ -686,8 +686,9 @@ static void test_threads_bitwise(void) {
     nb_tensor *x = nb_randn(NB_SHAPE(300, 257), NB_F32), *src = nb_randn(NB_SHAPE(600, 257), NB_F32);
     nb_tensor *i0 = nb_randint(0, 300, NB_SHAPE(600, 257), NB_I64), *i1 = nb_randint(0, 257, NB_SHAPE(300, 257), NB_I32);
     nb_tensor *s1 = nb_randn(NB_SHAPE(300, 257), NB_F32), *i2 = nb_randint(0, 300, NB_SHAPE(600), NB_I64);
+    nb_tensor *i3 = nb_randint(0, 257, NB_SHAPE(500), NB_I32), *s3 = nb_randn(NB_SHAPE(300, 500), NB_F32);
     int before = nb_get_num_threads();
-    nb_tensor *r[2][7];
+    nb_tensor *r[2][8];
     for (int t = 0; t < 2; t++) {
         nb_set_num_threads(t + 1);
         r[t][0] = nb_scatter_add(x, 0, i0, src);
@@ -697,9 +698,10 @@ static void test_threads_bitwise(void) {
         r[t][4] = nb_scatter_reduce(x, 1, i1, s1, "amax", true);
         r[t][5] = nb_gather(src, 1, i1);
         r[t][6] = nb_index_add(x, 0, i2, src, 0.5);
+        r[t][7] = nb_index_add(x, 1, i3, s3, -1);
     }
     nb_set_num_threads(before);
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 8; k++) {
         CHECK_MSG(r[0][k] && r[1][k] && memcmp(nb_data(r[0][k]), nb_data(r[1][k]), (size_t)nb_numel(r[0][k]) * 4) == 0,
                   "result #%d differs between 1 and 2 threads", k);
     }

@@ -246,18 +246,40 @@ static int index_add_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_m
     return 0;
 }
 
-#define INDEX_ADD_LOOP(T, A)                                                                       \
+/* Work unit u: one outer slice and one run of at most IADD_COLS columns, over every index entry in
+ * order. Targets of different units never overlap and each target sees its additions in index order,
+ * so any split over threads gives the serial bits. */
+#define IADD_COLS 512
+typedef struct iadd_job {
+    nb_dtype ct;
+    void *o;
+    const void *s;
+    const int64_t *ix;
+    int64_t n, size, inner, col_runs;
+    double alpha;
+} iadd_job;
+
+#define IADD_LOOP(T, A)                                                                            \
     do {                                                                                           \
-        T *o = acc.data;                                                                           \
-        const T *s = sb.data;                                                                      \
-        T al = (T)(A);                                                                             \
-        for (int64_t oi = 0; oi < outer; oi++)                                                     \
-            for (int64_t k = 0; k < n; k++) {                                                      \
-                T *dr = o + (oi * size + ix[k]) * inner;                                           \
-                const T *sr = s + (oi * n + k) * inner;                                            \
-                for (int64_t t = 0; t < inner; t++) dr[t] += al * sr[t];                           \
-            }                                                                                      \
+        T *o = j->o, al = (T)(A);                                                                  \
+        const T *s = j->s;                                                                         \
+        for (int64_t k = 0; k < j->n; k++) {                                                       \
+            T *dr = o + (oi * j->size + j->ix[k]) * j->inner;                                      \
+            const T *sr = s + (oi * j->n + k) * j->inner;                                          \
+            for (int64_t t = t0; t < t1; t++) dr[t] += al * sr[t];                                 \
+        }                                                                                          \
     } while (0)
+
+static void iadd_chunk(void *ctx, int64_t begin, int64_t end) {
+    const iadd_job *j = ctx;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t oi = u / j->col_runs, t0 = (u % j->col_runs) * IADD_COLS;
+        int64_t t1 = t0 + IADD_COLS < j->inner ? t0 + IADD_COLS : j->inner;
+        if (j->ct == NB_F32) IADD_LOOP(float, j->alpha);
+        else if (j->ct == NB_F64) IADD_LOOP(double, j->alpha);
+        else IADD_LOOP(int64_t, (int64_t)j->alpha);
+    }
+}
 
 static int index_add_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
@@ -279,10 +301,10 @@ static int index_add_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, 
         nbo_buffer_release(&bi);
         return NB_ERR_NOMEM;
     }
-    const int64_t *ix = bi.data;
-    if (acc.ct == NB_F32) INDEX_ADD_LOOP(float, a->f0);
-    else if (acc.ct == NB_F64) INDEX_ADD_LOOP(double, a->f0);
-    else INDEX_ADD_LOOP(int64_t, (int64_t)a->f0);
+    iadd_job j = {.ct = acc.ct, .o = acc.data, .s = sb.data, .ix = bi.data, .n = n, .size = size, .inner = inner,
+                  .col_runs = (inner + IADD_COLS - 1) / IADD_COLS, .alpha = a->f0};
+    int64_t units = outer * j.col_runs, per_unit = n * (inner < IADD_COLS ? inner : IADD_COLS);
+    if (units > 0 && n > 0) nbc_parallel_for(units, 1 + 32768 / (per_unit ? per_unit : 1), iadd_chunk, &j);
     acc_finish(&acc, y);
     nbo_buffer_release(&sb);
     nbo_buffer_release(&bi);
