@@ -173,6 +173,7 @@ NB_API nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor
  * nb_view never copies and fails instead. One entry of shape may be -1 (inferred). */
 NB_API nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape);
 NB_API nb_tensor *nb_view(nb_tensor *x, int ndim, const int64_t *shape);
+/* Merge dims start_dim..end_dim into one (a view when possible); a 0-d tensor becomes [1]. */
 NB_API nb_tensor *nb_flatten(nb_tensor *x, int start_dim, int end_dim);
 NB_API nb_tensor *nb_permute(nb_tensor *x, int ndim, const int64_t *perm);
 NB_API nb_tensor *nb_transpose(nb_tensor *x, int dim0, int dim1);
@@ -191,6 +192,58 @@ NB_API nb_tensor *nb_contiguous(nb_tensor *x);
 NB_API nb_tensor *nb_clone(nb_tensor *x);
 /* Convert to dtype (a new reference to x when it already has that dtype). */
 NB_API nb_tensor *nb_to(nb_tensor *x, nb_dtype dtype);
+/* Split dim into n dims of the given sizes (one may be -1, inferred): torch.unflatten. */
+NB_API nb_tensor *nb_unflatten(nb_tensor *x, int dim, int n, const int64_t *sizes);
+/* Join n tensors of equal shape along a new dim (-(ndim + 1) <= dim <= ndim); dtypes promote. */
+NB_API nb_tensor *nb_stack(nb_tensor *const *xs, int n, int dim);
+/* length elements of x along dim from start (start may be negative: counted from the end). A view. */
+NB_API nb_tensor *nb_narrow(nb_tensor *x, int dim, int64_t start, int64_t length);
+/* Split x along dim into views sharing x's storage, as torch.split / torch.chunk. The pieces go to
+ * out[0..count) (new references) and the count is returned, or a negative nb_status (nothing left in
+ * out). out may be NULL to ask for the count only; otherwise max_out must be at least the count.
+ *   nb_split:       pieces of split_size, the last one smaller (one empty piece for an empty dim);
+ *   nb_split_sizes: n pieces of the given sizes, which must sum to the size of dim;
+ *   nb_chunk:       pieces of ceil(size / chunks), so possibly fewer than chunks (chunks empty pieces
+ *                   for an empty dim). */
+NB_API int nb_split(nb_tensor *x, int64_t split_size, int dim, nb_tensor **out, int max_out);
+NB_API int nb_split_sizes(nb_tensor *x, int n, const int64_t *sizes, int dim, nb_tensor **out, int max_out);
+NB_API int nb_chunk(nb_tensor *x, int chunks, int dim, nb_tensor **out, int max_out);
+
+/* Indexing with integer index tensors (dtype i64 or i32). Every index must lie in [0, size of dim):
+ * negative or out-of-range values fail with an error naming the function, the dim and the value.
+ * Gradients flow to the floating inputs (x, source, src), never to the index. */
+/* The slices of x along dim at a 1-D (or 0-d) index, repeats allowed: torch.index_select. */
+NB_API nb_tensor *nb_index_select(nb_tensor *x, int dim, nb_tensor *index);
+/* x + alpha * source, the slices of source added at index along dim (repeats accumulate):
+ * torch.index_add. source has x's shape with dim of the index's length and x's dtype; alpha must be
+ * an integer for integer dtypes. */
+NB_API nb_tensor *nb_index_add(nb_tensor *x, int dim, nb_tensor *index, nb_tensor *source, double alpha);
+/* out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on): torch.gather. index has x's number of
+ * dims and is no larger than x in the other dims; the output has the index's shape. */
+NB_API nb_tensor *nb_gather(nb_tensor *x, int dim, nb_tensor *index);
+/* x with src[i][j][k] written at [index[i][j][k]][j][k] (dim 0): torch.scatter. src has x's dtype
+ * and is at least as large as index in every dim (the part index does not reach is unused). With
+ * duplicate indices the last write in the index's C order wins (PyTorch leaves this unspecified);
+ * as in PyTorch, src's gradient is gather(grad) for every write, overwritten or not. */
+NB_API nb_tensor *nb_scatter(nb_tensor *x, int dim, nb_tensor *index, nb_tensor *src);
+/* The same with a scalar (cast to x's dtype) in place of src. */
+NB_API nb_tensor *nb_scatter_value(nb_tensor *x, int dim, nb_tensor *index, double value);
+/* x with src added at the index (duplicates accumulate): torch.scatter_add. */
+NB_API nb_tensor *nb_scatter_add(nb_tensor *x, int dim, nb_tensor *index, nb_tensor *src);
+/* torch.scatter_reduce with reduce "sum", "mean", "amax" or "amin" ("prod" is not supported).
+ * include_self false leaves x's values out of the reduction wherever something is scattered. mean of
+ * integers floors; amax / amin propagate NaN and share the gradient evenly among tied values. */
+NB_API nb_tensor *nb_scatter_reduce(nb_tensor *x, int dim, nb_tensor *index, nb_tensor *src, const char *reduce,
+                                    bool include_self);
+
+/* Boolean masks (dtype bool; x and mask broadcast together). */
+/* value (cast to x's dtype) where mask is true, x elsewhere: torch.masked_fill. */
+NB_API nb_tensor *nb_masked_fill(nb_tensor *x, nb_tensor *mask, double value);
+/* The elements of x where mask is true, in C order, as a 1-D tensor: torch.masked_select. */
+NB_API nb_tensor *nb_masked_select(nb_tensor *x, nb_tensor *mask);
+/* The coordinates of x's non-zero elements (NaN counts) in C order, i64 of shape (count, ndim):
+ * torch.nonzero (as_tuple = false). Not differentiable. */
+NB_API nb_tensor *nb_nonzero(nb_tensor *x);
 /* (end of the shape-and-indexing section) */
 
 /* ---- layout: pad, repeat, tile, triangles, flip, roll, diagonal, einsum ------------------------ */

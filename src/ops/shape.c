@@ -111,10 +111,11 @@ nb_tensor *nb_view(nb_tensor *x, int nd, const int64_t *shape) { return reshape_
 nb_tensor *nb_flatten(nb_tensor *x, int start_dim, int end_dim) {
     static const char fn[] = "nb_flatten";
     if (!x) return nbc_null_arg(fn, 1), NULL;
-    if (x->ndim == 0) return nb_reshape(x, NB_SHAPE(1));
-    int s = nbc_wrap_dim(fn, start_dim, x->ndim), e = nbc_wrap_dim(fn, end_dim, x->ndim);
+    /* a 0-d tensor takes dims 0 and -1, as in PyTorch, and becomes [1] */
+    int s = nbc_wrap_dim(fn, start_dim, x->ndim ? x->ndim : 1), e = nbc_wrap_dim(fn, end_dim, x->ndim ? x->ndim : 1);
     if (s < 0 || e < 0) return NULL;
     if (s > e) return nbc_error(NB_ERR_ARG, "%s: start_dim %d comes after end_dim %d", fn, start_dim, end_dim), NULL;
+    if (x->ndim == 0) return nb_reshape(x, NB_SHAPE(1));
     int64_t shape[NB_MAX_DIMS];
     int k = 0;
     for (int d = 0; d < s; d++) shape[k++] = x->shape[d];
