@@ -85,8 +85,16 @@ static void convert_run(char *dst, nb_dtype dd, int64_t ds, const char *src, nb_
         for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i * ds] = ((const double *)src)[i * ss] != 0;
         return;
     }
-    if (dd == NB_I64 && sd != NB_F64 && sd != NB_F32 && sd != NB_F16 && sd != NB_BF16) {
-        for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i * ds] = (int64_t)nbc_load(src, sd, i * ss);
+    if (dd == NB_I64 && sd == NB_I32) { /* index tensors */
+        for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i * ds] = ((const int32_t *)src)[i * ss];
+        return;
+    }
+    if (dd == NB_I64 && (sd == NB_U8 || sd == NB_BOOL)) {
+        for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i * ds] = ((const uint8_t *)src)[i * ss];
+        return;
+    }
+    if (dd == NB_I64 && sd == NB_I8) {
+        for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i * ds] = ((const int8_t *)src)[i * ss];
         return;
     }
     if (!nb_dtype_is_float(sd) && (dd == NB_I32 || dd == NB_I8 || dd == NB_U8 || dd == NB_BOOL)) {
