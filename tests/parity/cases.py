@@ -232,3 +232,79 @@ einsum_case("bn,anm,bm->ba", (7, 3), (5, 3, 4), (7, 4))
 einsum_case("ii->i", (7, 7))
 einsum_case("...ij,...jk", (3, 1, 7, 5), (2, 5, 4))
 INTERNAL |= {"pad_backward", "diagonal_backward"}
+
+# ---- indexing ---------------------------------------------------------------------------------------
+def idx_in(xshape, ishape, hi, src=None):
+    def make(rng, dt):
+        out = [rng.standard_normal(xshape).astype(fdt(dt)), rng.integers(0, hi, ishape).astype(np.int64)]
+        if src:
+            out.append(rng.standard_normal(src).astype(fdt(dt)))
+        return out
+    return make
+
+
+add("index_select", "[7, 17] dim 1, 29 indices", idx_in((7, 17), (29,), 17), lambda x, i: torch.index_select(x, 1, i),
+    lambda nb, x, i: nb.call("index_select", x, C.c_int(1), i))
+add("index_add", "[7, 17] dim 0, 9 indices alpha 0.5", idx_in((7, 17), (9,), 7, (9, 17)),
+    lambda x, i, s: torch.index_add(x, 0, i, s, alpha=0.5), lambda nb, x, i, s: nb.call("index_add", x, C.c_int(0), i, s, 0.5),
+    grad=(0, 2))
+add("gather", "[7, 17] dim 1, index [7, 5]", idx_in((7, 17), (7, 5), 17), lambda x, i: torch.gather(x, 1, i),
+    lambda nb, x, i: nb.call("gather", x, C.c_int(1), i))
+add("scatter_add", "[7, 17] dim 1, index [7, 29]", idx_in((7, 17), (7, 29), 17, (7, 29)),
+    lambda x, i, s: torch.scatter_add(x, 1, i, s), lambda nb, x, i, s: nb.call("scatter_add", x, C.c_int(1), i, s), grad=(0, 2))
+
+
+def unique_rows_index(rng, dt):
+    x = rng.standard_normal((7, 17)).astype(fdt(dt))
+    idx = np.stack([rng.permutation(17)[:5] for _ in range(7)]).astype(np.int64)
+    return [x, idx, rng.standard_normal((7, 5)).astype(fdt(dt))]
+
+
+add("scatter", "[7, 17] dim 1, distinct indices", unique_rows_index, lambda x, i, s: torch.scatter(x, 1, i, s),
+    lambda nb, x, i, s: nb.call("scatter", x, C.c_int(1), i, s), grad=(0, 2))
+add("scatter_value", "[7, 17] dim 1, value 2.5", unique_rows_index, lambda x, i, s: torch.scatter(x, 1, i, 2.5),
+    lambda nb, x, i, s: nb.call("scatter_value", x, C.c_int(1), i, 2.5))
+for red in ("sum", "mean", "amax", "amin"):
+    for incl in (True, False):
+        add("scatter_reduce", f"[7, 17] dim 1 {red} include_self={incl}", idx_in((7, 17), (7, 29), 17, (7, 29)),
+            (lambda r, s_: lambda x, i, s: torch.scatter_reduce(x, 1, i, s, r, include_self=s_))(red, incl),
+            (lambda r, s_: lambda nb, x, i, s: nb.call("scatter_reduce", x, C.c_int(1), i, s, C.c_char_p(r.encode()), s_))(red, incl),
+            grad=(0, 2))
+
+
+def mask_in(rng, dt):
+    return [rng.standard_normal((7, 17)).astype(fdt(dt)), rng.random((1, 17)) > 0.5]
+
+
+add("masked_fill", "[7, 17] mask [1, 17]", mask_in, lambda x, m: x.masked_fill(m, -1.5),
+    lambda nb, x, m: nb.call("masked_fill", x, m, -1.5))
+add("masked_select", "[7, 17] mask [1, 17]", mask_in, lambda x, m: torch.masked_select(x, m),
+    lambda nb, x, m: nb.call("masked_select", x, m))
+add("nonzero", "[7, 17] with zeros", lambda rng, dt: [(rng.integers(0, 3, (7, 17)) * 1.0).astype(fdt(dt))],
+    lambda x: torch.nonzero(x), lambda nb, x: nb.call("nonzero", x), grad=())
+add("stack", "2 x [7, 17] dim 1", two((7, 17), (7, 17)), lambda a, b: torch.stack([a, b], 1),
+    lambda nb, a, b: nb.call("stack", (C.c_void_p * 2)(a.value, b.value), C.c_int(2), C.c_int(1)), grad=(0, 1))
+add("unflatten", "[7, 24] dim 1 -> (2, -1, 3)", normal(7, 24), lambda x: torch.unflatten(x, 1, (2, -1, 3)),
+    lambda nb, x: nb.call("unflatten", x, C.c_int(1), C.c_int(3), i64s(2, -1, 3)))
+add("narrow", "[7, 17] dim 1 start 3 length 9", normal(7, 17), lambda x: torch.narrow(x, 1, 3, 9),
+    lambda nb, x: nb.call("narrow", x, C.c_int(1), 3, 9))
+
+
+def piece(fn, k):
+    """The k-th output of an nb_split-style function, as one tensor."""
+    def f(nb, x):
+        out = (C.c_void_p * 16)()
+        n = fn(nb, x, out)
+        if n <= k:
+            raise ValueError(f"only {n} pieces")
+        return C.c_void_p(out[k])
+    return f
+
+
+add("split", "[7, 17] size 5 dim 1, piece 3", normal(7, 17), lambda x: torch.split(x, 5, 1)[3],
+    piece(lambda nb, x, o: nb.lib.nb_split(x, C.c_int64(5), C.c_int(1), o, C.c_int(16)), 3))
+add("split_sizes", "[7, 17] sizes (3, 10, 4) dim 1, piece 1", normal(7, 17), lambda x: torch.split(x, [3, 10, 4], 1)[1],
+    piece(lambda nb, x, o: nb.lib.nb_split_sizes(x, C.c_int(3), i64s(3, 10, 4), C.c_int(1), o, C.c_int(16)), 1))
+add("chunk", "[7, 17] 3 chunks dim 1, piece 2", normal(7, 17), lambda x: torch.chunk(x, 3, 1)[2],
+    piece(lambda nb, x, o: nb.lib.nb_chunk(x, C.c_int(3), C.c_int(1), o, C.c_int(16)), 2))
+INTERNAL |= {"masked_select_backward"}
