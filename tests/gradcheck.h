@@ -5,6 +5,7 @@
  */
 #ifndef NABLA_TESTS_GRADCHECK_H
 #define NABLA_TESTS_GRADCHECK_H
+#define HARNESS_SHARED_COUNTERS /* the case tables in tests/gradcheck/ count into test_gradcheck's totals */
 #include "harness.h"
 
 typedef nb_tensor *tp;

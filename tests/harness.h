@@ -19,9 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One program per file, so the counters are file-local, except in a program built from several files
+ * (test_gradcheck and its tests/gradcheck/ tables): those define HARNESS_SHARED_COUNTERS everywhere and
+ * HARNESS_DEFINE_COUNTERS in exactly one file, so every file's CHECKs count. */
+#if defined(HARNESS_SHARED_COUNTERS) && !defined(HARNESS_DEFINE_COUNTERS)
+extern int harness_failures;
+extern int harness_checks;
+extern const char *harness_current;
+#elif defined(HARNESS_SHARED_COUNTERS)
+int harness_failures;
+int harness_checks;
+const char *harness_current = "";
+#else
 static int harness_failures;
 static int harness_checks;
 static const char *harness_current = "";
+#endif
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

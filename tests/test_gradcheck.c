@@ -9,6 +9,7 @@
  * test_registry_coverage walks every registered op and FAILS for a differentiable op with no entry
  * in any table: adding a differentiable op without a gradient check breaks this test.
  */
+#define HARNESS_DEFINE_COUNTERS
 #include "gradcheck.h"
 
 int g_gradchecks;
