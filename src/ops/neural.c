@@ -1,0 +1,261 @@
+/* ops/neural.c — neural-network functions composed of registry ops: dropout / dropout2d (a mask
+ * drawn in one pass from the global Philox generator, then one multiply that saves it for backward),
+ * linear and bilinear (GEMMs reading the weight through a transposed view, no copy), cosine
+ * similarity, pairwise distance and scaled dot-product attention (matmul, softmax, matmul, with the
+ * causal mask written directly as an additive buffer). Their gradients come from the ops they use. */
+#include "op.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- dropout --------------------------------------------------------------------------------------- */
+
+typedef struct mask_job {
+    nb_dtype dtype;
+    void *out;
+    uint64_t first, key, thr; /* keep when a 32-bit draw is >= thr = p 2^32 */
+    double scale;
+} mask_job;
+
+/* Blocks of 4 elements share one Philox call; element i of block b uses word i % 4, so the mask
+ * depends only on (seed, counter), never on the thread split. */
+static void mask_chunk(void *ctx, int64_t b0, int64_t b1, int64_t n) {
+    const mask_job *j = ctx;
+    for (int64_t b = b0; b < b1; b++) {
+        uint32_t r[4];
+        nbc_philox(j->first + (uint64_t)b, j->key, r);
+        for (int k = 0; k < 4 && b * 4 + k < n; k++) nbc_store(j->out, j->dtype, b * 4 + k, (uint64_t)r[k] >= j->thr ? j->scale : 0.0);
+    }
+}
+typedef struct mask_ctx {
+    mask_job j;
+    int64_t n;
+} mask_ctx;
+static void mask_range(void *ctx, int64_t b0, int64_t b1) {
+    mask_ctx *c = ctx;
+    mask_chunk(&c->j, b0, b1, c->n);
+}
+
+/* A tensor of `shape` holding 0 (probability p) or 1/(1-p), dtype dt: the dropout mask. */
+static nb_tensor *dropout_mask(const char *fn, int ndim, const int64_t *shape, double p, nb_dtype dt) {
+    nb_tensor *m = nbc_tensor_new(fn, dt, ndim, shape);
+    if (!m) return NULL;
+    int64_t n = nbc_numel(ndim, shape), blocks = (n + 3) / 4;
+    mask_ctx c = {.j = {.dtype = dt, .out = nbc_ptr(m), .thr = (uint64_t)ldexp(p, 32), .scale = 1.0 / (1.0 - p)}, .n = n};
+    c.j.first = nbc_rng_reserve((uint64_t)blocks, &c.j.key);
+    nbc_parallel_for(blocks, 4096, mask_range, &c);
+    return nbc_track(m);
+}
+
+static int check_p(const char *fn, nb_tensor *x, double p) {
+    if (!x) return nbc_null_arg(fn, 1);
+    if (!(p >= 0 && p <= 1)) return nbc_error(NB_ERR_ARG, "%s: dropout probability p = %g must be in [0, 1]", fn, p);
+    if (!nb_dtype_is_float(x->dtype)) return nbc_error(NB_ERR_ARG, "%s: expected a floating input; got %s", fn, nbc_desc(x));
+    return 0;
+}
+
+/* x * mask with mask of shape mshape (broadcasting over x); p = 1 gives x * 0 (zeros, gradient 0). */
+static nb_tensor *apply_mask(const char *fn, nb_tensor *x, int nd, const int64_t *mshape, double p) {
+    if (p >= 1) return nb_mul_scalar(x, 0.0);
+    nb_tensor *m = dropout_mask(fn, nd, mshape, p, x->dtype);
+    nb_tensor *y = nb_mul(x, m);
+    nb_free(m);
+    return y;
+}
+
+nb_tensor *nb_dropout(nb_tensor *x, double p, bool training) {
+    static const char fn[] = "nb_dropout";
+    if (check_p(fn, x, p)) return NULL;
+    if (!training || p == 0) return nb_retain(x);
+    return apply_mask(fn, x, x->ndim, x->shape, p);
+}
+
+nb_tensor *nb_dropout2d(nb_tensor *x, double p, bool training) {
+    static const char fn[] = "nb_dropout2d";
+    if (check_p(fn, x, p)) return NULL;
+    if (x->ndim != 3 && x->ndim != 4)
+        return nbc_error(NB_ERR_ARG, "%s: expected an input (N, C, H, W) or (C, H, W); got %s", fn, nbc_desc(x)), NULL;
+    if (!training || p == 0) return nb_retain(x);
+    int64_t ms[4];
+    for (int d = 0; d < x->ndim; d++) ms[d] = d < x->ndim - 2 ? x->shape[d] : 1; /* one draw per channel */
+    return apply_mask(fn, x, x->ndim, ms, p);
+}
+
+/* ---- linear, bilinear ------------------------------------------------------------------------------ */
+
+nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *bias) {
+    static const char fn[] = "nb_linear";
+    if (!x) return nbc_null_arg(fn, 1), NULL;
+    if (!w) return nbc_null_arg(fn, 2), NULL;
+    if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1])
+        return nbc_error(NB_ERR_ARG, "%s: input %s and weight %s: expected weight (out_features, in_features) with "
+                         "in_features the input's last dim", fn, nbc_desc(x), nbc_desc(w)), NULL;
+    if (bias && (bias->ndim > 1 || (bias->ndim == 1 && bias->shape[0] != w->shape[0])))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld] (out_features)", fn, nbc_desc(bias),
+                         (long long)w->shape[0]), NULL;
+    nb_scope_begin();
+    /* (..., in) -> (M, in): one GEMM instead of a batch of them; the weight is read transposed in place */
+    nb_tensor *x2 = x->ndim > 2 ? nb_reshape(x, 2, (const int64_t[]){nbc_numel(x->ndim - 1, x->shape), w->shape[1]}) : x;
+    nb_tensor *y = nb_matmul(x2, nb_transpose(w, 0, 1));
+    if (bias) y = nb_add(y, bias);
+    if (x->ndim > 2 && y) {
+        int64_t s[NB_MAX_DIMS];
+        memcpy(s, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+        s[x->ndim - 1] = w->shape[0];
+        y = nb_reshape(y, x->ndim, s);
+    }
+    nb_keep(y);
+    nb_scope_end();
+    return y;
+}
+
+nb_tensor *nb_bilinear(nb_tensor *x1, nb_tensor *x2, nb_tensor *w, nb_tensor *bias) {
+    static const char fn[] = "nb_bilinear";
+    if (!x1) return nbc_null_arg(fn, 1), NULL;
+    if (!x2) return nbc_null_arg(fn, 2), NULL;
+    if (!w) return nbc_null_arg(fn, 3), NULL;
+    if (w->ndim != 3 || x1->ndim < 1 || x1->ndim != x2->ndim || x1->shape[x1->ndim - 1] != w->shape[1] ||
+        x2->shape[x2->ndim - 1] != w->shape[2] ||
+        memcmp(x1->shape, x2->shape, sizeof(int64_t) * (size_t)(x1->ndim - 1)) != 0)
+        return nbc_error(NB_ERR_ARG, "%s: inputs %s and %s with weight %s: expected weight (out, in1, in2), inputs "
+                         "(..., in1) and (..., in2) with the same leading dims", fn, nbc_desc(x1), nbc_desc(x2),
+                         nbc_desc(w)), NULL;
+    int64_t out = w->shape[0], in1 = w->shape[1], in2 = w->shape[2], m = nbc_numel(x1->ndim - 1, x1->shape);
+    if (bias && (bias->ndim != 1 || bias->shape[0] != out))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld] (out_features)", fn, nbc_desc(bias), (long long)out), NULL;
+    nb_scope_begin();
+    /* t = x1 (M, in1) @ W as (in1, out * in2); y[m, o] = sum_j t[m, o, j] x2[m, j] */
+    nb_tensor *a = nb_reshape(x1, 2, (const int64_t[]){m, in1});
+    nb_tensor *b = nb_reshape(x2, 3, (const int64_t[]){m, 1, in2});
+    nb_tensor *wt = nb_reshape(nb_permute(w, 3, (const int64_t[]){1, 0, 2}), 2, (const int64_t[]){in1, out * in2});
+    nb_tensor *t = nb_reshape(nb_matmul(a, wt), 3, (const int64_t[]){m, out, in2});
+    nb_tensor *y = nb_sum(nb_mul(t, b), NB_DIMS(2));
+    if (bias) y = nb_add(y, bias);
+    int64_t s[NB_MAX_DIMS];
+    memcpy(s, x1->shape, sizeof(int64_t) * (size_t)x1->ndim);
+    s[x1->ndim - 1] = out;
+    y = nb_reshape(y, x1->ndim, s);
+    nb_keep(y);
+    nb_scope_end();
+    return y;
+}
+
+/* ---- distances -------------------------------------------------------------------------------------- */
+
+nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double eps) {
+    static const char fn[] = "nb_cosine_similarity";
+    if (!x1) return nbc_null_arg(fn, 1), NULL;
+    if (!x2) return nbc_null_arg(fn, 2), NULL;
+    if (!nb_dtype_is_float(x1->dtype) || !nb_dtype_is_float(x2->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: expected floating inputs; got %s and %s", fn, nbc_desc(x1), nbc_desc(x2)), NULL;
+    int nd;
+    int64_t shape[NB_MAX_DIMS];
+    if (nbo_broadcast_shapes(fn, x1->ndim, x1->shape, x2->ndim, x2->shape, &nd, shape)) return NULL;
+    if (dim < -nd || dim >= nd || nd == 0)
+        return nbc_error(NB_ERR_ARG, "%s: dim %d out of range for the broadcast shape %s", fn, dim, nbc_shape_str(nd, shape)),
+               NULL;
+    if (dim < 0) dim += nd;
+    nb_scope_begin();
+    nb_tensor *a = nb_expand(x1, nd, shape), *b = nb_expand(x2, nd, shape);
+    nb_reduce_opts o = {.n = 1, .dims = {dim}, .keepdim = true};
+    /* as PyTorch: each norm clamped to eps (outside the graph), then (x1 / |x1|) . (x2 / |x2|) */
+    nb_tensor *n1 = nb_sqrt(nb_sum(nb_mul(a, a), &o)), *n2 = nb_sqrt(nb_sum(nb_mul(b, b), &o));
+    nb_no_grad_begin();
+    nb_tensor *c1 = nb_sub(nb_maximum_scalar(n1, eps), n1), *c2 = nb_sub(nb_maximum_scalar(n2, eps), n2);
+    nb_no_grad_end();
+    n1 = nb_add(n1, c1);
+    n2 = nb_add(n2, c2);
+    o.keepdim = false;
+    nb_tensor *y = nb_sum(nb_mul(nb_div(a, n1), nb_div(b, n2)), &o);
+    nb_keep(y);
+    nb_scope_end();
+    return y;
+}
+
+nb_tensor *nb_pairwise_distance(nb_tensor *x1, nb_tensor *x2, double p, double eps, bool keepdim) {
+    static const char fn[] = "nb_pairwise_distance";
+    if (!x1) return nbc_null_arg(fn, 1), NULL;
+    if (!x2) return nbc_null_arg(fn, 2), NULL;
+    if (!nb_dtype_is_float(x1->dtype) || !nb_dtype_is_float(x2->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: expected floating inputs; got %s and %s", fn, nbc_desc(x1), nbc_desc(x2)), NULL;
+    if (!(p >= 0)) return nbc_error(NB_ERR_ARG, "%s: p = %g must be non-negative", fn, p), NULL;
+    int nd;
+    int64_t shape[NB_MAX_DIMS];
+    if (nbo_broadcast_shapes(fn, x1->ndim, x1->shape, x2->ndim, x2->shape, &nd, shape)) return NULL;
+    nb_scope_begin();
+    nb_tensor *d = nb_add_scalar(nb_sub(x1, x2), eps);
+    if (nd == 0) d = nb_reshape(d, 1, (const int64_t[]){1});
+    nb_reduce_opts o = {.n = 1, .dims = {-1}, .keepdim = keepdim && nd > 0};
+    nb_tensor *y;
+    if (isinf(p)) y = nb_max(nb_abs(d), &o);
+    else if (p == 0) y = nb_to(nb_sum(nb_ne_scalar(d, 0.0), &o), d->dtype);
+    else if (p == 1) y = nb_sum(nb_abs(d), &o);
+    else if (p == 2) y = nb_sqrt(nb_sum(nb_mul(d, d), &o));
+    else y = nb_pow_scalar(nb_sum(nb_pow_scalar(nb_abs(d), p), &o), 1.0 / p);
+    nb_keep(y);
+    nb_scope_end();
+    return y;
+}
+
+/* ---- scaled dot-product attention ---------------------------------------------------------------- */
+
+/* (L, S) additive mask: 0 where j <= i (attend), -inf above the diagonal; written directly. */
+static nb_tensor *causal_mask(int64_t l, int64_t s, nb_dtype dt) {
+    nb_tensor *m = nbc_tensor_new("nb_scaled_dot_product_attention", dt, 2, (const int64_t[]){l, s});
+    if (!m) return NULL;
+    void *p = nbc_ptr(m);
+    for (int64_t i = 0; i < l; i++)
+        for (int64_t j = 0; j < s; j++) nbc_store(p, dt, i * s + j, j <= i ? 0.0 : -INFINITY);
+    return nbc_track(m);
+}
+
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, nb_tensor *attn_mask,
+                                           double dropout_p, bool is_causal, double scale) {
+    static const char fn[] = "nb_scaled_dot_product_attention";
+    if (!q) return nbc_null_arg(fn, 1), NULL;
+    if (!k) return nbc_null_arg(fn, 2), NULL;
+    if (!v) return nbc_null_arg(fn, 3), NULL;
+    if (q->ndim < 2 || k->ndim < 2 || v->ndim < 2 || q->shape[q->ndim - 1] != k->shape[k->ndim - 1] ||
+        k->shape[k->ndim - 2] != v->shape[v->ndim - 2])
+        return nbc_error(NB_ERR_ARG, "%s: expected query (..., L, E), key (..., S, E) and value (..., S, Ev); got %s, %s "
+                         "and %s", fn, nbc_desc(q), nbc_desc(k), nbc_desc(v)), NULL;
+    if (!nb_dtype_is_float(q->dtype) || !nb_dtype_is_float(k->dtype) || !nb_dtype_is_float(v->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: expected floating query, key and value; got %s, %s and %s", fn, nbc_desc(q),
+                         nbc_desc(k), nbc_desc(v)), NULL;
+    if (is_causal && attn_mask)
+        return nbc_error(NB_ERR_ARG, "%s: attn_mask and is_causal cannot both be set", fn), NULL;
+    if (!(dropout_p >= 0 && dropout_p <= 1))
+        return nbc_error(NB_ERR_ARG, "%s: dropout_p = %g must be in [0, 1]", fn, dropout_p), NULL;
+    int64_t L = q->shape[q->ndim - 2], S = k->shape[k->ndim - 2], E = q->shape[q->ndim - 1];
+    int nd;
+    int64_t bshape[NB_MAX_DIMS];
+    if (nbo_broadcast_shapes(fn, q->ndim - 2, q->shape, k->ndim - 2, k->shape, &nd, bshape)) return NULL;
+    bshape[nd] = L;
+    bshape[nd + 1] = S;
+    if (attn_mask) {
+        int mnd;
+        int64_t ms[NB_MAX_DIMS];
+        bool ok = !nbo_broadcast_shapes(fn, nd + 2, bshape, attn_mask->ndim, attn_mask->shape, &mnd, ms) && mnd == nd + 2 &&
+                  memcmp(ms, bshape, sizeof(int64_t) * (size_t)mnd) == 0;
+        nb_clear_error();
+        if (!ok || !(attn_mask->dtype == NB_BOOL || nb_dtype_is_float(attn_mask->dtype)))
+            return nbc_error(NB_ERR_ARG, "%s: attn_mask %s must be bool or floating and broadcast to the attention "
+                             "weights' shape %s", fn, nbc_desc(attn_mask), nbc_shape_str(nd + 2, bshape)), NULL;
+    }
+    double sc = scale > 0 ? scale : 1.0 / sqrt((double)(E ? E : 1)); /* scale <= 0: torch's default 1/sqrt(E) */
+    nb_scope_begin();
+    nb_tensor *s = nb_mul_scalar(nb_matmul(q, nb_transpose(k, -2, -1)), sc);
+    if (is_causal && s) s = nb_add(s, causal_mask(L, S, s->dtype));
+    if (attn_mask && s) {
+        if (attn_mask->dtype == NB_BOOL)
+            s = nb_where(attn_mask, s, nbo_const(-INFINITY, s->dtype));
+        else
+            s = nb_add(s, attn_mask);
+    }
+    nb_tensor *a = nb_softmax(s, -1);
+    if (dropout_p > 0) a = nb_dropout(a, dropout_p, true);
+    nb_tensor *y = nb_matmul(a, v);
+    nb_keep(y);
+    nb_scope_end();
+    return y;
+}
