@@ -4,6 +4,7 @@
  * similarity, pairwise distance and scaled dot-product attention (matmul, softmax, matmul, with the
  * causal mask written directly as an additive buffer). Their gradients come from the ops they use. */
 #include "op.h"
+#include "../kernels/cpu/kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -156,7 +157,9 @@ nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double ep
                NULL;
     if (dim < 0) dim += nd;
     nb_scope_begin();
-    nb_tensor *a = nb_expand(x1, nd, shape), *b = nb_expand(x2, nd, shape);
+    /* f16 / bf16 computed in f32 (eps would underflow), rounded on output */
+    nb_dtype dt = nb_promote_types(x1->dtype, x2->dtype), ct = nbk_compute_type(dt);
+    nb_tensor *a = nb_to(nb_expand(x1, nd, shape), ct), *b = nb_to(nb_expand(x2, nd, shape), ct);
     nb_reduce_opts o = {.n = 1, .dims = {dim}, .keepdim = true};
     /* as PyTorch: each norm clamped to eps (outside the graph), then (x1 / |x1|) . (x2 / |x2|) */
     nb_tensor *n1 = nb_sqrt(nb_sum(nb_mul(a, a), &o)), *n2 = nb_sqrt(nb_sum(nb_mul(b, b), &o));
@@ -166,7 +169,7 @@ nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double ep
     n1 = nb_add(n1, c1);
     n2 = nb_add(n2, c2);
     o.keepdim = false;
-    nb_tensor *y = nb_sum(nb_mul(nb_div(a, n1), nb_div(b, n2)), &o);
+    nb_tensor *y = nb_to(nb_sum(nb_mul(nb_div(a, n1), nb_div(b, n2)), &o), dt);
     nb_keep(y);
     nb_scope_end();
     return y;
