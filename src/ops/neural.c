@@ -19,15 +19,30 @@ typedef struct mask_job {
 } mask_job;
 
 /* Blocks of 4 elements share one Philox call; element i of block b uses word i % 4, so the mask
- * depends only on (seed, counter), never on the thread split. */
-static void mask_chunk(void *ctx, int64_t b0, int64_t b1, int64_t n) {
-    const mask_job *j = ctx;
-    for (int64_t b = b0; b < b1; b++) {
-        uint32_t r[4];
-        nbc_philox(j->first + (uint64_t)b, j->key, r);
-        for (int k = 0; k < 4 && b * 4 + k < n; k++) nbc_store(j->out, j->dtype, b * 4 + k, (uint64_t)r[k] >= j->thr ? j->scale : 0.0);
+ * depends only on (seed, counter), never on the thread split. Typed stores for f32 / f64 (no
+ * per-element dispatch); f16 / bf16 go through the generic store. */
+#define MASK_LOOP(STORE)                                                                           \
+    for (int64_t b = b0; b < b1; b++) {                                                            \
+        uint32_t r[4];                                                                             \
+        nbc_philox(j->first + (uint64_t)b, j->key, r);                                             \
+        for (int k = 0; k < 4 && b * 4 + k < n; k++) {                                             \
+            int64_t i = b * 4 + k;                                                                 \
+            bool keep = (uint64_t)r[k] >= j->thr;                                                  \
+            STORE;                                                                                 \
+        }                                                                                          \
+    }
+static void mask_chunk(const mask_job *j, int64_t b0, int64_t b1, int64_t n) {
+    if (j->dtype == NB_F32) {
+        float *o = j->out, s = (float)j->scale;
+        MASK_LOOP(o[i] = keep ? s : 0.0f)
+    } else if (j->dtype == NB_F64) {
+        double *o = j->out;
+        MASK_LOOP(o[i] = keep ? j->scale : 0.0)
+    } else {
+        MASK_LOOP(nbc_store(j->out, j->dtype, i, keep ? j->scale : 0.0))
     }
 }
+#undef MASK_LOOP
 typedef struct mask_ctx {
     mask_job j;
     int64_t n;
@@ -207,8 +222,18 @@ static nb_tensor *causal_mask(int64_t l, int64_t s, nb_dtype dt) {
     nb_tensor *m = nbc_tensor_new("nb_scaled_dot_product_attention", dt, 2, (const int64_t[]){l, s});
     if (!m) return NULL;
     void *p = nbc_ptr(m);
-    for (int64_t i = 0; i < l; i++)
-        for (int64_t j = 0; j < s; j++) nbc_store(p, dt, i * s + j, j <= i ? 0.0 : -INFINITY);
+    if (dt == NB_F32) {
+        float *o = p;
+        for (int64_t i = 0; i < l; i++)
+            for (int64_t j = 0; j < s; j++) o[i * s + j] = j <= i ? 0.0f : -INFINITY;
+    } else if (dt == NB_F64) {
+        double *o = p;
+        for (int64_t i = 0; i < l; i++)
+            for (int64_t j = 0; j < s; j++) o[i * s + j] = j <= i ? 0.0 : -INFINITY;
+    } else {
+        for (int64_t i = 0; i < l; i++)
+            for (int64_t j = 0; j < s; j++) nbc_store(p, dt, i * s + j, j <= i ? 0.0 : -INFINITY);
+    }
     return nbc_track(m);
 }
 
