@@ -9,8 +9,8 @@
  * differentiable to any order, like batch_norm in norm.c.
  *
  * group_norm reshapes (N, C, *) to (N, G, C/G * prod(*)) and runs layer_norm over the last dim, then
- * applies the per-channel affine; instance_norm is batch_norm over (1, N*C, *) as in PyTorch; rms_norm
- * is a composition of primitive ops. */
+ * applies the per-channel affine; instance_norm is batch_norm over (1, N*C, *) as in PyTorch. rms_norm
+ * is a fused forward op (y, rstd) whose backward is built from primitive ops. */
 #include "op.h"
 #include "../kernels/cpu/norm.h"
 
@@ -384,6 +384,71 @@ static double nbo_finfo_eps(nb_dtype d) {
     }
 }
 
+/* ---- rms_norm(x, w) -> y, rstd ----------------------------------------------------------------- */
+
+static int rms_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
+    (void)n;
+    int k = (int)a->ints[0];
+    int rc = ln_check("nb_rms_norm", in[0], k, in[1], NULL);
+    if (rc) return rc;
+    nb_dtype d = nb_promote_types(in[0]->dtype, in[1]->dtype);
+    int64_t ss[NB_MAX_DIMS];
+    stat_shape(in[0], k, ss);
+    nbo_meta_set(&out[0], d, in[0]->ndim, in[0]->shape);
+    nbo_meta_set(&out[1], nbk_compute_type(d), in[0]->ndim, ss);
+    return 0;
+}
+
+static int rms_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
+    (void)n;
+    static const char fn[] = "nb_rms_norm";
+    nb_dtype ct = out[1]->dtype;
+    int64_t rows, d;
+    rows_feats(in[0], (int)a->ints[0], &rows, &d);
+    nbo_buffer b[2];
+    if (get_buffers(fn, in, 2, ct, b)) return NB_ERR_NOMEM;
+    result_buf r;
+    int rc = result_get(fn, out[0], ct, &r);
+    if (!rc) {
+        nbk_rms_forward(ct, rows, d, a->f0, b[0].data, b[1].data, nbc_ptr(out[1]), r.data);
+        result_finish(out[0], ct, &r, true);
+    }
+    release_buffers(b, 2);
+    return rc;
+}
+
+/* From primitive ops (so differentiable again; rstd is this op's own output, its gradient flows
+ * back here as gout[1]). Rows of D: xhat = x rstd, h = g w:
+ *   gx = rstd (h - xhat mean(h xhat)) - grstd rstd^3 x / D,   gw = sum_rows(g xhat). */
+static int rms_backward(const nbo_ctx *c, nb_tensor *const *gout, nb_tensor **gin) {
+    nb_tensor *x = c->in[0], *w = c->in[1], *rstd = c->out[1];
+    int64_t rows, D;
+    rows_feats(x, (int)c->attrs->ints[0], &rows, &D);
+    const int64_t s2[2] = {rows, D}, s1[2] = {rows, 1};
+    nb_tensor *g = nb_reshape(gout[0], 2, s2), *x2 = nb_reshape(x, 2, s2), *r2 = nb_reshape(rstd, 2, s1);
+    nb_tensor *w1 = nb_reshape(w, 1, &D), *xhat = nb_mul(x2, r2);
+    if (c->needs_grad[0]) {
+        nb_tensor *h = nb_mul(g, w1);
+        nb_tensor *gx = nb_mul(r2, nb_sub(h, nb_mul(xhat, nb_mean(nb_mul(h, xhat), NB_DIMS_KEEP(1)))));
+        if (!is_dead(gout[1])) {
+            nb_tensor *coef = nb_mul_scalar(nb_mul(nb_reshape(gout[1], 2, s1), nb_pow_scalar(r2, 3.0)), -1.0 / (double)D);
+            gx = nb_add(gx, nb_mul(x2, coef));
+        }
+        if (!(gin[0] = nb_to(nb_reshape(gx, x->ndim, x->shape), x->dtype))) return nb_last_status();
+    }
+    if (c->needs_grad[1] && !(gin[1] = nb_to(nb_reshape(nb_sum(nb_mul(g, xhat), NB_DIMS(0)), w->ndim, w->shape), w->dtype)))
+        return nb_last_status();
+    return 0;
+}
+
+const nbo_desc nbo_desc_rms_norm = {
+    .name = "rms_norm", .bw_name = "RmsNormBackward", .n_in = 2, .n_out = 2,
+    .flags = NBO_SAVE_INPUTS | NBO_SAVE_AUX_OUTPUTS,
+    .attrs = "ints=[k] f0=eps",
+    .torch = "torch.nn.functional.rms_norm",
+    .summary = "fused RMS normalisation over the last k dims: y and the per-row 1/sqrt(mean(x^2) + eps)",
+    .infer = rms_infer, .forward = rms_forward, .backward = rms_backward};
+
 nb_tensor *nb_rms_norm(nb_tensor *x, int ndim, const int64_t *normalized_shape, nb_tensor *weight, double eps) {
     static const char fn[] = "nb_rms_norm";
     if (!x) return nbc_null_arg(fn, 1), NULL;
@@ -394,14 +459,10 @@ nb_tensor *nb_rms_norm(nb_tensor *x, int ndim, const int64_t *normalized_shape, 
     if (ln_check(fn, x, ndim, weight, NULL)) return NULL;
     if (!(eps >= 0)) eps = nbo_finfo_eps(x->dtype); /* torch: eps=None is finfo(x.dtype).eps */
     nb_scope_begin();
-    nb_reduce_opts o = {.n = ndim, .keepdim = true};
-    for (int i = 0; i < ndim; i++) o.dims[i] = x->ndim - ndim + i;
-    /* computed in f32 for f16 / bf16, rounded on output */
-    nb_dtype ct = nbk_compute_type(x->dtype);
-    nb_tensor *xc = nb_to(x, ct);
-    nb_tensor *y = nb_mul(xc, nb_pow_scalar(nb_add_scalar(nb_mean(nb_mul(xc, xc), &o), eps), -0.5));
-    if (weight) y = nb_mul(y, weight);
-    y = nb_to(y, weight ? nb_promote_types(x->dtype, weight->dtype) : x->dtype);
+    nb_tensor *w = weight ? weight : nb_ones(ndim, normalized_shape, x->dtype);
+    nb_attrs a = {.n_ints = 1, .ints = {ndim}, .f0 = eps};
+    nb_tensor *out[2];
+    nb_tensor *y = w && !nbo_apply(NBO_rms_norm, (nb_tensor *[]){x, w}, 2, &a, out) ? out[0] : NULL;
     nb_keep(y);
     nb_scope_end();
     return y;

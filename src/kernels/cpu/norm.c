@@ -316,19 +316,35 @@ typedef struct ln_job {
         }                                                                                          \
     }
 
+#define DEF_RMS(T, SUF)                                                                            \
+    static void rms_fwd_##SUF(const ln_job *j, int64_t r0, int64_t r1) {                           \
+        const T *w = j->w;                                                                         \
+        int64_t d = j->d;                                                                          \
+        for (int64_t r = r0; r < r1; r++) {                                                        \
+            const T *x = (const T *)j->x + r * d;                                                  \
+            T *y = (T *)j->y + r * d;                                                              \
+            T rs = (T)(1.0 / sqrt(sqdev_##SUF(x, d, 0) / (double)d + j->eps));                     \
+            ((T *)j->rstd)[r] = rs;                                                                \
+            for (int64_t i = 0; i < d; i++) y[i] = x[i] * rs * w[i];                               \
+        }                                                                                          \
+    }
+
 DEF_LN(float, f)
 DEF_LN(double, d)
+DEF_RMS(float, f)
+DEF_RMS(double, d)
 
 typedef struct ln_ctx {
     nb_dtype t;
     const ln_job *j;
-    int pass; /* 0 forward rows, 1 backward rows, 2 backward columns (blocks of LN_COLS) */
+    int pass; /* 0 forward rows, 1 backward rows, 2 backward columns (blocks of LN_COLS), 3 rms forward */
 } ln_ctx;
 
 static void ln_chunk(void *p, int64_t begin, int64_t end) {
     const ln_ctx *c = p;
     bool f = c->t == NB_F32;
     if (c->pass == 0) f ? ln_fwd_f(c->j, begin, end) : ln_fwd_d(c->j, begin, end);
+    else if (c->pass == 3) f ? rms_fwd_f(c->j, begin, end) : rms_fwd_d(c->j, begin, end);
     else if (c->pass == 1) f ? ln_bwd_rows_f(c->j, begin, end) : ln_bwd_rows_d(c->j, begin, end);
     else {
         int64_t c0 = begin * LN_COLS, c1 = min64(end * LN_COLS, c->j->d);
@@ -358,4 +374,11 @@ void nbk_ln_backward(nb_dtype t, int64_t rows, int64_t d, const void *gy, const 
     if (d == 0) return;
     if (gx) ln_run(t, &j, 1);
     if (gw) ln_run(t, &j, 2);
+}
+
+void nbk_rms_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void *x, const void *w, void *rstd, void *y) {
+    ln_job j = {.rows = rows, .d = d, .eps = eps, .x = x, .w = w, .rstd = rstd, .y = y};
+    if (d > 0) ln_run(t, &j, 3);
+    else
+        for (int64_t r = 0; r < rows; r++) nbc_store(rstd, t, r, NAN);
 }

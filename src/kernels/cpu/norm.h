@@ -42,4 +42,8 @@ void nbk_ln_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void 
 void nbk_ln_backward(nb_dtype t, int64_t rows, int64_t d, const void *gy, const void *x, const void *mean,
                      const void *rstd, const void *w, void *gx, void *gw, void *gb);
 
+/* RMS-norm over rows: rstd = 1 / sqrt(mean(x^2) + eps) per row (one pass, the row then stays in
+ * cache), y = x * rstd * w. Parallel over rows; bitwise identical for any thread count. */
+void nbk_rms_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void *x, const void *w, void *rstd, void *y);
+
 #endif
