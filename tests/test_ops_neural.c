@@ -609,6 +609,15 @@ static void test_linear(void) {
     tp wt = ref_contig(w, NB_SHAPE(2, 4), NB_F64);
     CHECK_REF(nb_linear(ref_contig(x, NB_SHAPE(2, 3, 4), NB_F64), wt, NULL), NB_F64, NB_SHAPE(2, 3, 2), y, 1e-14, 1e-14);
     CHECK_REF(nb_linear(ref_contig(x, NB_SHAPE(4), NB_F64), wt, NULL), NB_F64, NB_SHAPE(2), y, 1e-14, 1e-14);
+    /* no input features: the bias alone; no rows; mixed dtypes (f16 input, f32 weight: f32 result) */
+    ref_set_ctx("linear edge cases");
+    CHECK_REF(nb_linear(nb_zeros(NB_SHAPE(3, 0), NB_F32), nb_zeros(NB_SHAPE(2, 0), NB_F32),
+                        nb_from_data((float[]){1, -2}, NB_SHAPE(2), NB_F32)),
+              NB_F32, NB_SHAPE(3, 2), ((double[]){1, -2, 1, -2, 1, -2}), 0, 0);
+    tp e = nb_linear(nb_zeros(NB_SHAPE(0, 4), NB_F64), wt, NULL);
+    CHECK(e && nb_numel(e) == 0 && nb_shape(e)[1] == 2);
+    CHECK_REF(nb_linear(ref_contig(x, NB_SHAPE(6, 4), NB_F16), ref_contig(w, NB_SHAPE(2, 4), NB_F32), NULL), NB_F32,
+              NB_SHAPE(6, 2), y, 1e-6, 1e-6);
     CHECK_NULL_WITH(nb_linear(nb_zeros(NB_SHAPE(3, 5), NB_F32), wt, NULL), "nb_linear", "[3, 5]", "[2, 4]");
     CHECK_NULL_WITH(nb_linear(nb_zeros(NB_SHAPE(3, 4), NB_F64), wt, nb_zeros(NB_SHAPE(3), NB_F64)), "nb_linear", "bias",
                     "[3]");

@@ -1,6 +1,7 @@
 /* ops/neural.c — neural-network functions composed of registry ops: dropout / dropout2d (a mask
  * drawn in one pass from the global Philox generator, then one multiply that saves it for backward),
- * linear and bilinear (GEMMs reading the weight through a transposed view, no copy), cosine
+ * linear (a registry op: one GEMM with the bias fused, the weight read transposed in place) and
+ * bilinear, cosine
  * similarity, pairwise distance and scaled dot-product attention (matmul, softmax, matmul, with the
  * causal mask written directly as an additive buffer). Their gradients come from the ops they use. */
 #include "op.h"
@@ -99,6 +100,81 @@ nb_tensor *nb_dropout2d(nb_tensor *x, double p, bool training) {
 
 /* ---- linear, bilinear ------------------------------------------------------------------------------ */
 
+/* linear(x (M, in), w (out, in) [, bias (out)]) -> (M, out): one GEMM reading w transposed through
+ * its strides (no copy), the bias added by the GEMM's epilogue as each tile is stored. */
+static int linear_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
+    (void)a;
+    static const char fn[] = "nb_linear";
+    nb_tensor *x = in[0], *w = in[1], *b = n > 2 ? in[2] : NULL;
+    if (n < 2 || n > 3) return nbc_error(NB_ERR_ARG, "%s: expected 2 or 3 inputs; got %d", fn, n);
+    if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[1] || !nb_dtype_is_float(x->dtype) ||
+        !nb_dtype_is_float(w->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: input %s and weight %s: expected floating (M, in_features) and (out_features, "
+                         "in_features)", fn, nbc_desc(x), nbc_desc(w));
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0] || !nb_dtype_is_float(b->dtype)))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected a floating [%lld] (out_features)", fn, nbc_desc(b),
+                         (long long)w->shape[0]);
+    nb_dtype d = nb_promote_types(x->dtype, w->dtype);
+    if (b) d = nb_promote_types(d, b->dtype);
+    nbo_meta_set(out, d, 2, (const int64_t[]){x->shape[0], w->shape[0]});
+    return 0;
+}
+
+static int linear_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
+    (void)a;
+    static const char fn[] = "nb_linear";
+    nb_tensor *o = out[0];
+    nb_dtype ct = nbk_compute_type(o->dtype);
+    /* operands of another dtype are converted once (contiguous); the others are read in place */
+    nbo_buffer buf[3] = {{0}, {0}, {0}};
+    const char *p[2];
+    int64_t st[2][2];
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        nb_tensor *t = in[i];
+        if (t->dtype == ct) {
+            p[i] = nbc_ptr(t);
+            st[i][0] = t->strides[0], st[i][1] = t->strides[1];
+        } else if (!(rc = nbo_buffer_get(fn, t, ct, &buf[i]))) {
+            p[i] = buf[i].data;
+            st[i][0] = t->shape[1], st[i][1] = 1;
+        }
+    }
+    if (!rc && n > 2) rc = nbo_buffer_get(fn, in[2], ct, &buf[2]);
+    int64_t m = o->shape[0], nn = o->shape[1], k = in[0]->shape[1];
+    size_t ocap = 0;
+    void *obuf = nbc_ptr(o);
+    if (!rc && ct != o->dtype && !(obuf = nbc_block_alloc((size_t)(m * nn > 0 ? m * nn : 1) * nb_dtype_size(ct), &ocap)))
+        rc = nbc_oom(fn);
+    if (!rc) {
+        nbk_epilogue ep = {.bias = n > 2 ? buf[2].data : NULL};
+        /* B[p][j] = w[j][p]: w's column stride is B's row stride */
+        nbk_gemm_ex(ct, m, nn, k, p[0], st[0][0], st[0][1], p[1], st[1][1], st[1][0], obuf, nn, &ep);
+        if (ocap) nbk_convert(nbc_ptr(o), o->dtype, obuf, ct, m * nn);
+    }
+    if (ocap) nbc_block_free(obuf, ocap);
+    for (int i = 0; i < 3; i++) nbo_buffer_release(&buf[i]);
+    return rc;
+}
+
+/* gx = g w, gw = g^T x, gb = sum of g's rows */
+static int linear_backward(const nbo_ctx *c, nb_tensor *const *gout, nb_tensor **gin) {
+    nb_tensor *g = gout[0], *x = c->in[0], *w = c->in[1];
+    if (c->needs_grad[0] && !(gin[0] = nb_matmul(g, w))) return nb_last_status();
+    if (c->needs_grad[1] && !(gin[1] = nb_matmul(nb_transpose(g, 0, 1), x))) return nb_last_status();
+    if (c->n_in > 2 && c->needs_grad[2] && !(gin[2] = nb_sum(g, NB_DIMS(0)))) return nb_last_status();
+    return 0;
+}
+
+const nbo_desc nbo_desc_linear = {
+    .name = "linear", .bw_name = "LinearBackward", .n_in = -1, .n_out = 1,
+    .flags = NBO_SAVE_INPUTS, .unsaved_inputs = 1u << 2, /* bias */
+    .attrs = "",
+    .torch = "torch.nn.functional.linear",
+    .summary = "x @ w^T + bias in one GEMM: w read transposed in place, bias fused into the store (x is 2-D here; the "
+               "public function reshapes)",
+    .infer = linear_infer, .forward = linear_forward, .backward = linear_backward};
+
 nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *bias) {
     static const char fn[] = "nb_linear";
     if (!x) return nbc_null_arg(fn, 1), NULL;
@@ -106,15 +182,14 @@ nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *bias) {
     if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1])
         return nbc_error(NB_ERR_ARG, "%s: input %s and weight %s: expected weight (out_features, in_features) with "
                          "in_features the input's last dim", fn, nbc_desc(x), nbc_desc(w)), NULL;
-    if (bias && (bias->ndim > 1 || (bias->ndim == 1 && bias->shape[0] != w->shape[0])))
+    if (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0]))
         return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld] (out_features)", fn, nbc_desc(bias),
                          (long long)w->shape[0]), NULL;
     nb_scope_begin();
-    /* (..., in) -> (M, in): one GEMM instead of a batch of them; the weight is read transposed in place */
-    nb_tensor *x2 = x->ndim > 2 ? nb_reshape(x, 2, (const int64_t[]){nbc_numel(x->ndim - 1, x->shape), w->shape[1]}) : x;
-    nb_tensor *y = nb_matmul(x2, nb_transpose(w, 0, 1));
-    if (bias) y = nb_add(y, bias);
-    if (x->ndim > 2 && y) {
+    /* (..., in) -> (M, in): one GEMM for all leading dims */
+    nb_tensor *x2 = x->ndim == 2 ? x : nb_reshape(x, 2, (const int64_t[]){nbc_numel(x->ndim - 1, x->shape), w->shape[1]});
+    nb_tensor *y = x2 ? nbo_apply1(NBO_linear, (nb_tensor *[]){x2, w, bias}, bias ? 3 : 2, NULL) : NULL;
+    if (x->ndim != 2 && y) {
         int64_t s[NB_MAX_DIMS];
         memcpy(s, x->shape, sizeof(int64_t) * (size_t)x->ndim);
         s[x->ndim - 1] = w->shape[0];

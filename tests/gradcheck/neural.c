@@ -206,6 +206,10 @@ static void case_linear(void) {
     GC("linear [2, 3, 4] (batched) [1, 4] [1]", f_linear, NULL, P(NB_SHAPE(2, 3, 4)), P(NB_SHAPE(1, 4)), P(NB_SHAPE(1)));
     GC("linear [3] (1-D) [2, 3] [2]", f_linear, NULL, P(NB_SHAPE(3)), P(NB_SHAPE(2, 3)), P(NB_SHAPE(2)));
     GC("linear transposed input, no bias", f_linear_nb, NULL, P(NB_SHAPE(4, 6)), P(NB_SHAPE(3, 4)));
+    EXPECT_FN("linear records LinearBackward", "LinearBackward", f_linear, NULL, P(NB_SHAPE(2, 3)), P(NB_SHAPE(4, 3)),
+              P(NB_SHAPE(4)));
+    GC("linear with a constant weight", f_linear, NULL, P(NB_SHAPE(3, 2)), nb_randn(NB_SHAPE(2, 2), NB_F64),
+       P(NB_SHAPE(2)));
     double_ud d = {f_linear, NULL, 3};
     GC("linear second derivative", f_double, &d, P(NB_SHAPE(2, 3, 4)), P(NB_SHAPE(5, 4)), P(NB_SHAPE(5)), V(2, 3, 5));
 }
