@@ -409,6 +409,20 @@ static void test_embedding(void) {
     tp g[1];
     grads(y, nb_full(NB_SHAPE(many, 1), 1, NB_F16), 1, &wh, g);
     CHECK(g[0] && h_get(g[0], NB_LIST(0, 0)) == 3000 && h_get(g[0], NB_LIST(1, 0)) == 0);
+    /* a big lookup and its gradient: bitwise identical with 1 and 2 threads */
+    int th = nb_get_num_threads();
+    tp wb = nb_param(nb_randn(NB_SHAPE(300, 200), NB_F32));
+    tp ib = nb_randint(0, 300, NB_SHAPE(40, 50), NB_I64);
+    tp gyb = nb_randn(NB_SHAPE(40, 50, 200), NB_F32);
+    tp res[2][2];
+    for (int t = 0; t < 2; t++) {
+        nb_set_num_threads(t + 1);
+        res[t][0] = nb_embedding(wb, ib, NULL);
+        grads(res[t][0], gyb, 1, &wb, &res[t][1]);
+    }
+    nb_set_num_threads(th);
+    CHECK(h_max_abs_diff(res[0][0], res[1][0]) == 0 && h_max_abs_diff(res[0][1], res[1][1]) == 0);
+    CHECK(h_get(res[0][0], NB_LIST(7, 9, 11)) == h_get(wb, NB_LIST((int64_t)h_get(ib, NB_LIST(7, 9)), 11)));
     /* max_norm: looked-up rows renormalised in place, the others untouched */
     tp t = nb_from_data((double[]){3, 4, 0.3, 0.4, 6, 8}, NB_SHAPE(3, 2), NB_F64);
     nb_embedding_opts mo = {.max_norm = 1.0};

@@ -51,25 +51,38 @@ static int emb_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *o
     return 0;
 }
 
+typedef struct gather_job {
+    const int64_t *idx;
+    const char *w;
+    char *o;
+    int64_t d, rs, cs; /* row length, the table's row and column strides (elements) */
+    size_t z;
+    nb_dtype dt;
+} gather_job;
+
+/* rows [b, e) of the output: one memcpy each when the table's rows are contiguous */
+static void gather_rows(void *ctx, int64_t b, int64_t e) {
+    const gather_job *j = ctx;
+    size_t row = (size_t)j->d * j->z;
+    const int64_t one = 1;
+    for (int64_t i = b; i < e; i++) {
+        const char *src = j->w + (size_t)(j->idx[i] * j->rs) * j->z;
+        if (j->cs == 1) memcpy(j->o + (size_t)i * row, src, row);
+        else nbk_copy(j->o + (size_t)i * row, j->dt, &one, src, j->dt, &j->cs, 1, &j->d);
+    }
+}
+
 static int emb_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
     (void)n, (void)a;
     static const char fn[] = "nb_embedding";
     nb_tensor *w = in[0], *idx = in[1];
-    int64_t d = w->shape[1], m = nbc_numel(idx->ndim, idx->shape);
-    size_t z = nb_dtype_size(w->dtype), row = (size_t)d * z;
+    int64_t m = nbc_numel(idx->ndim, idx->shape);
     nbo_buffer bi;
     if (nbo_buffer_get(fn, idx, NB_I64, &bi)) return NB_ERR_NOMEM;
-    const int64_t *ip = bi.data;
-    char *o = nbc_ptr(out[0]);
-    if (w->strides[1] == 1) { /* rows contiguous: one memcpy each */
-        const char *wp = nbc_ptr(w);
-        for (int64_t i = 0; i < m; i++) memcpy(o + (size_t)i * row, wp + (size_t)(ip[i] * w->strides[0]) * z, row);
-    } else {
-        const int64_t one = 1;
-        for (int64_t i = 0; i < m; i++)
-            nbk_copy(o + (size_t)i * row, w->dtype, &one, (const char *)nbc_ptr(w) + (size_t)(ip[i] * w->strides[0]) * z,
-                     w->dtype, &w->strides[1], 1, &d);
-    }
+    gather_job j = {.idx = bi.data, .w = nbc_ptr(w), .o = nbc_ptr(out[0]), .d = w->shape[1], .rs = w->strides[0],
+                    .cs = w->strides[1], .z = nb_dtype_size(w->dtype), .dt = w->dtype};
+    int64_t grain = 65536 / (j.d > 0 ? j.d : 1);
+    nbc_parallel_for(m, grain < 1 ? 1 : grain, gather_rows, &j);
     nbo_buffer_release(&bi);
     return 0;
 }
@@ -104,6 +117,31 @@ static int embb_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *
     return 0;
 }
 
+#define SCATTER_COLS 64
+typedef struct scatter_job {
+    const int64_t *idx;
+    const void *g;
+    void *o;
+    int64_t m, d, pad;
+    bool f32;
+} scatter_job;
+
+#define SCATTER_LOOP(T)                                                                            \
+    do {                                                                                           \
+        T *o = j->o;                                                                               \
+        const T *g = j->g;                                                                         \
+        for (int64_t i = 0; i < j->m; i++)                                                         \
+            if (j->idx[i] != j->pad)                                                               \
+                for (int64_t c = c0; c < c1; c++) o[j->idx[i] * j->d + c] += g[i * j->d + c];      \
+    } while (0)
+static void scatter_cols(void *ctx, int64_t b, int64_t e) {
+    const scatter_job *j = ctx;
+    int64_t c0 = b * SCATTER_COLS, c1 = e * SCATTER_COLS < j->d ? e * SCATTER_COLS : j->d;
+    if (j->f32) SCATTER_LOOP(float);
+    else SCATTER_LOOP(double);
+}
+#undef SCATTER_LOOP
+
 static int embb_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
     (void)n;
     static const char fn[] = "nb_embedding_backward";
@@ -120,21 +158,11 @@ static int embb_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tenso
         return nbc_oom(fn);
     }
     memset(acc, 0, (size_t)(num * d) * nb_dtype_size(ct));
-    const int64_t *ip = bi.data;
-    /* sequential over positions: sums in a fixed order, whatever the thread count */
-    if (ct == NB_F32) {
-        float *o = acc;
-        const float *gp = bg.data;
-        for (int64_t i = 0; i < m; i++)
-            if (ip[i] != pad)
-                for (int64_t j = 0; j < d; j++) o[ip[i] * d + j] += gp[i * d + j];
-    } else {
-        double *o = acc;
-        const double *gp = bg.data;
-        for (int64_t i = 0; i < m; i++)
-            if (ip[i] != pad)
-                for (int64_t j = 0; j < d; j++) o[ip[i] * d + j] += gp[i * d + j];
-    }
+    scatter_job j = {.idx = bi.data, .g = bg.data, .o = acc, .m = m, .d = d, .pad = pad, .f32 = ct == NB_F32};
+    /* parallel over column blocks; each block walks the positions in order, so every sum is taken in
+     * the same order whatever the thread count */
+    int64_t blocks = (d + SCATTER_COLS - 1) / SCATTER_COLS, grain = 65536 / (m * SCATTER_COLS > 0 ? m * SCATTER_COLS : 1);
+    nbc_parallel_for(blocks, grain < 1 ? 1 : grain, scatter_cols, &j);
     if (cap) {
         nbk_convert(nbc_ptr(out[0]), out[0]->dtype, acc, ct, num * d);
         nbc_block_free(acc, cap);
