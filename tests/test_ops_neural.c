@@ -693,7 +693,10 @@ static void test_cosine_similarity(void) {
     CHECK_NULL_WITH(nb_cosine_similarity(x, nb_zeros(NB_SHAPE(4), NB_F32), 1, 1e-8), "nb_cosine_similarity", "[2, 3]",
                     "[4]");
     CHECK_NULL_WITH(nb_cosine_similarity(x, x, 2, 1e-8), "nb_cosine_similarity", "dim 2");
-    CHECK_NULL_WITH(nb_cosine_similarity(x, nb_zeros(NB_SHAPE(3), NB_I64), 1, 1e-8), "nb_cosine_similarity", "i64");
+    ref_set_ctx("cosine_similarity of integers");
+    CHECK_REF(nb_cosine_similarity(nb_from_data((int64_t[]){3, 4, 0, 2}, NB_SHAPE(2, 2), NB_I64),
+                                   nb_from_data((int32_t[]){4, 3}, NB_SHAPE(2), NB_I32), 1, 1e-8),
+              NB_F32, NB_SHAPE(2), ((double[]){24.0 / 25, 0.6}), 1e-6, 1e-7);
 }
 
 static void test_pairwise_distance(void) {

@@ -220,7 +220,8 @@ NB_API nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *bias);
  * w (out, in1, in2), bias (out) or NULL. */
 NB_API nb_tensor *nb_bilinear(nb_tensor *x1, nb_tensor *x2, nb_tensor *w, nb_tensor *bias);
 /* torch.nn.functional.cosine_similarity along dim of x1 and x2 (broadcast): (x1 / max(|x1|, eps)) .
- * (x2 / max(|x2|, eps)), each norm clamped as PyTorch does (the clamp itself passes no gradient). */
+ * (x2 / max(|x2|, eps)), each norm clamped as PyTorch does (the clamp itself passes no gradient).
+ * Computed in f32 for f16 / bf16 and integer inputs. */
 NB_API nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double eps);
 /* torch.nn.functional.pairwise_distance: the p-norm of x1 - x2 + eps over the last dim (p may be
  * INFINITY; p = 0 counts non-zeros and passes no gradient). */

@@ -237,8 +237,6 @@ nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double ep
     static const char fn[] = "nb_cosine_similarity";
     if (!x1) return nbc_null_arg(fn, 1), NULL;
     if (!x2) return nbc_null_arg(fn, 2), NULL;
-    if (!nb_dtype_is_float(x1->dtype) || !nb_dtype_is_float(x2->dtype))
-        return nbc_error(NB_ERR_ARG, "%s: expected floating inputs; got %s and %s", fn, nbc_desc(x1), nbc_desc(x2)), NULL;
     int nd;
     int64_t shape[NB_MAX_DIMS];
     if (nbo_broadcast_shapes(fn, x1->ndim, x1->shape, x2->ndim, x2->shape, &nd, shape)) return NULL;
@@ -248,7 +246,9 @@ nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double ep
     if (dim < 0) dim += nd;
     nb_scope_begin();
     /* f16 / bf16 computed in f32 (eps would underflow), rounded on output */
-    nb_dtype dt = nb_promote_types(x1->dtype, x2->dtype), ct = nbk_compute_type(dt);
+    nb_dtype dt = nb_promote_types(x1->dtype, x2->dtype);
+    if (!nb_dtype_is_float(dt)) dt = NB_F32; /* integers and bool are accepted, as in PyTorch */
+    nb_dtype ct = nbk_compute_type(dt);
     nb_tensor *a = nb_to(nb_expand(x1, nd, shape), ct), *b = nb_to(nb_expand(x2, nd, shape), ct);
     nb_reduce_opts o = {.n = 1, .dims = {dim}, .keepdim = true};
     /* as PyTorch: each norm clamped to eps (outside the graph), then (x1 / |x1|) . (x2 / |x2|) */
