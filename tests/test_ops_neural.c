@@ -253,8 +253,8 @@ static void test_rms_norm(void) {
                 ref_set_ctx("rms_norm %s [%lld, %lld] weight %d %s", nb_dtype_name(dt), (long long)rows, (long long)d,
                             weight, ref_layout_name[lay]);
                 double *xv = ref_values(n, dt, -4, 4), *wv = ref_values(d, dt, -2, 2), *y = ref_darray(n);
-                /* eps default: finfo(dtype).eps */
-                double eps = dt == NB_F64 ? DBL_EPSILON : dt == NB_F32 ? FLT_EPSILON : dt == NB_F16 ? 0x1p-10 : 0x1p-7;
+                /* eps default: machine epsilon of the compute type */
+                double eps = dt == NB_F64 ? DBL_EPSILON : FLT_EPSILON; /* of the compute type, as aten */
                 for (int64_t r = 0; r < rows; r++) {
                     double q = 0;
                     for (int64_t j = 0; j < d; j++) q += xv[r * d + j] * xv[r * d + j] / (double)d;

@@ -56,7 +56,7 @@ NB_API nb_module *nb_batchnorm1d_layer(int64_t num_features);
 NB_API nb_module *nb_layernorm_layer(int ndim, const int64_t *normalized_shape, double eps, bool elementwise_affine);
 /* torch.nn.GroupNorm(num_groups, num_channels) (eps 1e-5, affine): "weight" (ones), "bias" (zeros). */
 NB_API nb_module *nb_groupnorm_layer(int64_t num_groups, int64_t num_channels);
-/* torch.nn.RMSNorm(normalized_shape, eps): "weight" (ones). eps < 0 is eps=None (finfo eps). */
+/* torch.nn.RMSNorm(normalized_shape, eps): "weight" (ones). eps < 0 is eps=None (as nb_rms_norm). */
 NB_API nb_module *nb_rmsnorm_layer(int ndim, const int64_t *normalized_shape, double eps);
 /* torch.nn.Embedding(num_embeddings, embedding_dim): "weight" normal(0, 1), the padding row zeroed;
  * opts (padding_idx, max_norm; may be NULL) as nb_embedding. Input: integer indices of any shape. */

@@ -180,7 +180,8 @@ NB_API nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *wei
 NB_API nb_tensor *nb_instance_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
                                    nb_tensor *bias, bool use_input_stats, double momentum, double eps);
 /* torch.nn.functional.rms_norm: x / sqrt(mean(x^2 over the last ndim dims) + eps) * weight (weight may
- * be NULL). eps < 0 (or NaN) takes PyTorch's default for eps=None: the machine epsilon of x's dtype. */
+ * be NULL). eps < 0 (or NaN) takes PyTorch's default for eps=None: the machine epsilon of the compute
+ * type (f32 for f16 / bf16, as aten). One fused pass per row forward; computed in f32 for f16 / bf16. */
 NB_API nb_tensor *nb_rms_norm(nb_tensor *x, int ndim, const int64_t *normalized_shape, nb_tensor *weight, double eps);
 
 /* torch.nn.functional.dropout: in training, zero each element with probability p and scale the rest

@@ -375,14 +375,9 @@ nb_tensor *nb_instance_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *ru
     return y;
 }
 
-static double nbo_finfo_eps(nb_dtype d) {
-    switch (d) {
-    case NB_F64: return DBL_EPSILON;
-    case NB_F16: return 0.0009765625;
-    case NB_BF16: return 0.0078125;
-    default: return FLT_EPSILON;
-    }
-}
+/* PyTorch's eps=None for rms_norm: the machine epsilon of the compute type (f32 for f16 / bf16, as
+ * aten's rms_norm takes numeric_limits of the op-math type). */
+static double nbo_finfo_eps(nb_dtype d) { return d == NB_F64 ? DBL_EPSILON : FLT_EPSILON; }
 
 /* ---- rms_norm(x, w) -> y, rstd ----------------------------------------------------------------- */
 
@@ -457,7 +452,7 @@ nb_tensor *nb_rms_norm(nb_tensor *x, int ndim, const int64_t *normalized_shape, 
                          normalized_shape ? nbc_shape_str(ndim < 0 ? 0 : ndim, normalized_shape) : "NULL", nbc_desc(x)),
                NULL;
     if (ln_check(fn, x, ndim, weight, NULL)) return NULL;
-    if (!(eps >= 0)) eps = nbo_finfo_eps(x->dtype); /* torch: eps=None is finfo(x.dtype).eps */
+    if (!(eps >= 0)) eps = nbo_finfo_eps(x->dtype); /* torch: eps=None */
     nb_scope_begin();
     nb_tensor *w = weight ? weight : nb_ones(ndim, normalized_shape, x->dtype);
     nb_attrs a = {.n_ints = 1, .ints = {ndim}, .f0 = eps};

@@ -353,7 +353,7 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
         if (attn_mask->dtype == NB_BOOL)
             s = nb_where(attn_mask, s, nbo_const(-INFINITY, s->dtype));
         else
-            s = nb_add(s, attn_mask);
+            s = nb_add(s, nb_to(attn_mask, s->dtype)); /* the mask does not widen the result's dtype */
     }
     nb_tensor *a = nb_softmax(s, -1);
     if (dropout_p > 0) a = nb_dropout(a, dropout_p, true);
