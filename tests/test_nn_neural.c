@@ -131,11 +131,31 @@ static void test_dropout_layers(void) {
     CHECK_NULL_WITH(nb_dropout2d_layer(1.5), "nb_dropout2d_layer", "p = 1.5");
 }
 
+static void test_print(void) {
+    nb_module *net = nb_sequential(nb_layernorm_layer(NB_SHAPE(5), 1e-5, true), nb_groupnorm_layer(2, 6),
+                                   nb_rmsnorm_layer(NB_SHAPE(7), -1), nb_embedding_layer(10, 3, &(nb_embedding_opts){
+                                                                          .use_padding_idx = true, .padding_idx = -1}),
+                                   nb_dropout2d_layer(0.5), nb_layernorm_layer(NB_SHAPE(2, 3), 1e-6, false));
+    char buf[1024] = "";
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    nb_module_print(net, f);
+    fclose(f);
+    const char *want = "Sequential(\n  (0): LayerNorm((5,), eps=1e-05, elementwise_affine=True)\n"
+                       "  (1): GroupNorm(2, 6, eps=1e-05, affine=True)\n"
+                       "  (2): RMSNorm((7,), eps=None, elementwise_affine=True)\n"
+                       "  (3): Embedding(10, 3, padding_idx=9)\n"
+                       "  (4): Dropout2d(p=0.5, inplace=False)\n"
+                       "  (5): LayerNorm((2, 3), eps=1e-06, elementwise_affine=False)\n)\n";
+    CHECK_MSG(strcmp(buf, want) == 0, "got\n%s", buf);
+    nb_module_free(net);
+}
+
 int main(void) {
     RUN(test_layernorm_layer);
     RUN(test_groupnorm_layer);
     RUN(test_rmsnorm_layer);
     RUN(test_embedding_layer);
     RUN(test_dropout_layers);
+    RUN(test_print);
     return harness_finish();
 }

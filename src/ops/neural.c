@@ -347,7 +347,8 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
     }
     double sc = scale > 0 ? scale : 1.0 / sqrt((double)(E ? E : 1)); /* scale <= 0: torch's default 1/sqrt(E) */
     nb_scope_begin();
-    nb_tensor *s = nb_mul_scalar(nb_matmul(q, nb_transpose(k, -2, -1)), sc);
+    /* the scale applied to q (L x E) rather than to the scores (L x S): fewer multiplies when S > E */
+    nb_tensor *s = nb_matmul(nb_mul_scalar(q, sc), nb_transpose(k, -2, -1));
     if (is_causal && s) s = nb_add(s, causal_mask(L, S, s->dtype));
     if (attn_mask && s) {
         if (attn_mask->dtype == NB_BOOL)
