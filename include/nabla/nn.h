@@ -51,6 +51,18 @@ NB_API nb_module *nb_maxpool2d_layer(const nb_pool_opts *opts);
  * parameters "weight", "bias"; buffers "running_mean", "running_var", "num_batches_tracked". */
 NB_API nb_module *nb_batchnorm2d_layer(int64_t num_features);
 NB_API nb_module *nb_batchnorm1d_layer(int64_t num_features);
+/* torch.nn.LayerNorm(normalized_shape, eps, elementwise_affine): parameters "weight" and "bias"
+ * (normalized_shape; ones and zeros) when elementwise_affine. PyTorch's defaults: eps 1e-5, affine. */
+NB_API nb_module *nb_layernorm_layer(int ndim, const int64_t *normalized_shape, double eps, bool elementwise_affine);
+/* torch.nn.GroupNorm(num_groups, num_channels) (eps 1e-5, affine): "weight" (ones), "bias" (zeros). */
+NB_API nb_module *nb_groupnorm_layer(int64_t num_groups, int64_t num_channels);
+/* torch.nn.RMSNorm(normalized_shape, eps): "weight" (ones). eps < 0 is eps=None (as nb_rms_norm). */
+NB_API nb_module *nb_rmsnorm_layer(int ndim, const int64_t *normalized_shape, double eps);
+/* torch.nn.Embedding(num_embeddings, embedding_dim): "weight" normal(0, 1), the padding row zeroed;
+ * opts (padding_idx, max_norm; may be NULL) as nb_embedding. Input: integer indices of any shape. */
+NB_API nb_module *nb_embedding_layer(int64_t num_embeddings, int64_t embedding_dim, const nb_embedding_opts *opts);
+/* torch.nn.Dropout2d(p): zero whole channels in training mode (nb_dropout2d). */
+NB_API nb_module *nb_dropout2d_layer(double p);
 /* (end of the normalisation and embedding layers) */
 /* Run children in order: nb_sequential(a, b, c) (a trailing NULL, as in nb_sequential(a, b, NULL),
  * is accepted too). Takes ownership of every child, also on failure. Children are named "0", "1",

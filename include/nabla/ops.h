@@ -166,6 +166,67 @@ NB_API nb_tensor *nb_max_pool2d_with_indices(nb_tensor *x, const nb_pool_opts *o
  * gradients only when they require grad in evaluation mode. */
 NB_API nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
                                 nb_tensor *bias, bool training, double momentum, double eps);
+/* torch.nn.functional.layer_norm over the last `ndim` dims of x, which must equal normalized_shape;
+ * weight / bias (normalized_shape) may be NULL. One fused pass per row for the statistics (computed
+ * in f32 for f16 / bf16, f64 for f64) and a fused backward op; differentiable to any order. */
+NB_API nb_tensor *nb_layer_norm(nb_tensor *x, int ndim, const int64_t *normalized_shape, nb_tensor *weight,
+                                nb_tensor *bias, double eps);
+/* torch.nn.functional.group_norm: x (N, C, ...) normalised over each of num_groups groups of C /
+ * num_groups channels (and all spatial positions); weight / bias (C) or NULL. */
+NB_API nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb_tensor *bias, double eps);
+/* torch.nn.functional.instance_norm: x (N, C, L...) normalised per (sample, channel). With
+ * use_input_stats the instance statistics are used (and running_mean / running_var (C), if given, are
+ * updated in place with momentum, as PyTorch); otherwise the running statistics are used. */
+NB_API nb_tensor *nb_instance_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
+                                   nb_tensor *bias, bool use_input_stats, double momentum, double eps);
+/* torch.nn.functional.rms_norm: x / sqrt(mean(x^2 over the last ndim dims) + eps) * weight (weight may
+ * be NULL). eps < 0 (or NaN) takes PyTorch's default for eps=None: the machine epsilon of the compute
+ * type (f32 for f16 / bf16, as aten). One fused pass per row forward; computed in f32 for f16 / bf16. */
+NB_API nb_tensor *nb_rms_norm(nb_tensor *x, int ndim, const int64_t *normalized_shape, nb_tensor *weight, double eps);
+
+/* torch.nn.functional.dropout: in training, zero each element with probability p and scale the rest
+ * by 1 / (1 - p) (p = 1 gives zeros, p = 0 or evaluation returns x itself). The mask is drawn from the
+ * global generator (nb_manual_seed) and kept by the multiply, so backward uses the same one. */
+NB_API nb_tensor *nb_dropout(nb_tensor *x, double p, bool training);
+/* torch.nn.functional.dropout2d: zero whole channels of (N, C, H, W) or (C, H, W) with probability p. */
+NB_API nb_tensor *nb_dropout2d(nb_tensor *x, double p, bool training);
+
+/* Options of nb_embedding (zero = PyTorch's defaults). */
+typedef struct nb_embedding_opts {
+    bool use_padding_idx;   /* padding_idx given (may be negative: counted from the end) */
+    int64_t padding_idx;    /* that row gets no gradient */
+    double max_norm;        /* > 0: looked-up rows with a larger norm are rescaled in place (no gradient) */
+    double norm_type;       /* p of the max_norm norm; 0 means 2 */
+} nb_embedding_opts;
+/* torch.nn.functional.embedding: rows of weight (num, dim) at integer indices of any shape, giving
+ * (*indices, dim). Out-of-range indices are an error (never read). opts may be NULL. */
+NB_API nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *indices, const nb_embedding_opts *opts);
+typedef enum nb_bag_mode { NB_BAG_MEAN = 0, NB_BAG_SUM, NB_BAG_MAX } nb_bag_mode;
+/* torch.nn.functional.embedding_bag: input (B, L) (each row a bag; offsets NULL) or 1-D input with
+ * offsets (B) (bag b is input[offsets[b] : offsets[b+1]]); sum, mean or max of each bag's rows; empty
+ * bags give zeros. per_sample_weights (input's shape, mode sum only) scale the rows. */
+NB_API nb_tensor *nb_embedding_bag(nb_tensor *weight, nb_tensor *input, nb_tensor *offsets, nb_bag_mode mode,
+                                   nb_tensor *per_sample_weights);
+
+/* torch.nn.functional.scaled_dot_product_attention: softmax(q k^T * scale + mask) v for q (..., L, E),
+ * k (..., S, E), v (..., S, Ev), batch dims broadcasting. attn_mask (or NULL) broadcasts to (..., L, S):
+ * bool (true = attend) or floating (added). is_causal masks j > i (not with attn_mask). dropout_p
+ * applies dropout to the attention weights (draws from the global generator). scale <= 0: 1/sqrt(E). */
+NB_API nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, nb_tensor *attn_mask,
+                                                  double dropout_p, bool is_causal, double scale);
+/* torch.nn.functional.linear: x (..., in) @ w^T + bias, w (out, in), bias (out) or NULL. The GEMM reads
+ * w transposed in place (no copy). */
+NB_API nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *bias);
+/* torch.nn.functional.bilinear: y[..., o] = x1 W[o] x2^T + b[o], x1 (..., in1), x2 (..., in2),
+ * w (out, in1, in2), bias (out) or NULL. */
+NB_API nb_tensor *nb_bilinear(nb_tensor *x1, nb_tensor *x2, nb_tensor *w, nb_tensor *bias);
+/* torch.nn.functional.cosine_similarity along dim of x1 and x2 (broadcast): (x1 / max(|x1|, eps)) .
+ * (x2 / max(|x2|, eps)), each norm clamped as PyTorch does (the clamp itself passes no gradient).
+ * Computed in f32 for f16 / bf16 and integer inputs. */
+NB_API nb_tensor *nb_cosine_similarity(nb_tensor *x1, nb_tensor *x2, int dim, double eps);
+/* torch.nn.functional.pairwise_distance: the p-norm of x1 - x2 + eps over the last dim (p may be
+ * INFINITY; p = 0 counts non-zeros and passes no gradient). */
+NB_API nb_tensor *nb_pairwise_distance(nb_tensor *x1, nb_tensor *x2, double p, double eps, bool keepdim);
 /* (end of the neural-functions section) */
 
 /* ---- shape and views ------------------------------------------------------------------------- */

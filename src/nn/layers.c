@@ -77,19 +77,7 @@ nb_module *nb_flatten_layer(void) { return nbn_constructed(nbn_module_new("nb_fl
 
 /* ---- Dropout ------------------------------------------------------------------------------------------ */
 
-static nb_tensor *dropout_forward(nb_module *m, nb_tensor *x) {
-    double p = m->f0;
-    if (!m->training || p == 0) return nb_retain(x);
-    if (p >= 1) return nb_mul_scalar(x, 0.0);
-    nb_tensor *u = nb_rand(x->ndim, x->shape, nb_dtype_is_float(x->dtype) ? x->dtype : NB_F32);
-    nb_tensor *keep = nb_to(nb_ge_scalar(u, p), x->dtype);
-    nb_tensor *mask = nb_mul_scalar(keep, 1.0 / (1.0 - p));
-    nb_tensor *y = nb_mul(x, mask);
-    nb_free(mask);
-    nb_free(keep);
-    nb_free(u);
-    return y;
-}
+static nb_tensor *dropout_forward(nb_module *m, nb_tensor *x) { return nb_dropout(x, m->f0, m->training); }
 
 static void dropout_describe(const nb_module *m, char *buf, size_t size) {
     snprintf(buf, size, "p=%g, inplace=False", m->f0);

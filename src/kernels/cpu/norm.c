@@ -248,3 +248,137 @@ void nbk_bn_backward(nb_dtype t, const nbk_bn_geom *g, bool training, const void
                 .invstd = (void *)invstd, .y = gx, .gw = gw, .gb = gb};
     bn_run(t, &j, true);
 }
+
+/* ---- layer normalisation over rows of d contiguous features ------------------------------------- */
+
+typedef struct ln_job {
+    int64_t rows, d;
+    double eps;
+    const void *x, *gy, *w, *b, *mean_in, *rstd_in;
+    void *mean, *rstd, *y, *gw, *gb;
+} ln_job;
+
+#define LN_COLS 256 /* columns per block of the weight-gradient pass */
+
+#define DEF_LN(T, SUF)                                                                             \
+    /* Rows [r0, r1): two passes over the cached row for the statistics, one for y. */              \
+    static void ln_fwd_##SUF(const ln_job *j, int64_t r0, int64_t r1) {                            \
+        const T *w = j->w, *b = j->b;                                                              \
+        int64_t d = j->d;                                                                          \
+        for (int64_t r = r0; r < r1; r++) {                                                        \
+            const T *x = (const T *)j->x + r * d;                                                  \
+            T *y = (T *)j->y + r * d;                                                              \
+            T mu = (T)(sum_##SUF(x, d) / (double)d);                                               \
+            double var = sqdev_##SUF(x, d, mu) / (double)d;                                        \
+            T rs = (T)(1.0 / sqrt(var + j->eps));                                                  \
+            ((T *)j->mean)[r] = mu;                                                                \
+            ((T *)j->rstd)[r] = rs;                                                                \
+            for (int64_t i = 0; i < d; i++) y[i] = (x[i] - mu) * rs * w[i] + b[i];                 \
+        }                                                                                          \
+    }                                                                                              \
+    /* gx for rows [r0, r1): h = gy w, gx = rstd (h - mean(h) - xhat mean(h xhat)). */              \
+    static void ln_bwd_rows_##SUF(const ln_job *j, int64_t r0, int64_t r1) {                       \
+        const T *w = j->w;                                                                         \
+        int64_t d = j->d;                                                                          \
+        for (int64_t r = r0; r < r1; r++) {                                                        \
+            const T *x = (const T *)j->x + r * d, *g = (const T *)j->gy + r * d;                   \
+            T *gx = (T *)j->y + r * d;                                                             \
+            T mu = ((const T *)j->mean_in)[r], rs = ((const T *)j->rstd_in)[r];                    \
+            T sa[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sb[8] = {0, 0, 0, 0, 0, 0, 0, 0};                  \
+            int64_t i = 0;                                                                         \
+            for (; i + 8 <= d; i += 8)                                                             \
+                for (int k = 0; k < 8; k++) {                                                      \
+                    T h = g[i + k] * w[i + k];                                                     \
+                    sa[k] += h;                                                                    \
+                    sb[k] += h * (x[i + k] - mu);                                                  \
+                }                                                                                  \
+            for (; i < d; i++) {                                                                   \
+                T h = g[i] * w[i];                                                                 \
+                sa[i & 7] += h;                                                                    \
+                sb[i & 7] += h * (x[i] - mu);                                                      \
+            }                                                                                      \
+            T A = (T)(ACC8_FOLD(sa) / (double)d), B = (T)(ACC8_FOLD(sb) * (double)rs / (double)d); \
+            for (i = 0; i < d; i++) gx[i] = rs * (g[i] * w[i] - A - (x[i] - mu) * rs * B);         \
+        }                                                                                          \
+    }                                                                                              \
+    /* gw, gb for columns [c0, c1): sums over all rows in row order (independent of threads). */    \
+    static void ln_bwd_cols_##SUF(const ln_job *j, int64_t c0, int64_t c1) {                       \
+        int64_t d = j->d;                                                                          \
+        T *gw = (T *)j->gw, *gb = (T *)j->gb;                                                      \
+        for (int64_t c = c0; c < c1; c++) gw[c] = gb[c] = 0;                                       \
+        for (int64_t r = 0; r < j->rows; r++) {                                                    \
+            const T *x = (const T *)j->x + r * d, *g = (const T *)j->gy + r * d;                   \
+            T mu = ((const T *)j->mean_in)[r], rs = ((const T *)j->rstd_in)[r];                    \
+            for (int64_t c = c0; c < c1; c++) {                                                    \
+                gw[c] += g[c] * (x[c] - mu) * rs;                                                  \
+                gb[c] += g[c];                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+#define DEF_RMS(T, SUF)                                                                            \
+    static void rms_fwd_##SUF(const ln_job *j, int64_t r0, int64_t r1) {                           \
+        const T *w = j->w;                                                                         \
+        int64_t d = j->d;                                                                          \
+        for (int64_t r = r0; r < r1; r++) {                                                        \
+            const T *x = (const T *)j->x + r * d;                                                  \
+            T *y = (T *)j->y + r * d;                                                              \
+            T rs = (T)(1.0 / sqrt(sqdev_##SUF(x, d, 0) / (double)d + j->eps));                     \
+            ((T *)j->rstd)[r] = rs;                                                                \
+            for (int64_t i = 0; i < d; i++) y[i] = x[i] * rs * w[i];                               \
+        }                                                                                          \
+    }
+
+DEF_LN(float, f)
+DEF_LN(double, d)
+DEF_RMS(float, f)
+DEF_RMS(double, d)
+
+typedef struct ln_ctx {
+    nb_dtype t;
+    const ln_job *j;
+    int pass; /* 0 forward rows, 1 backward rows, 2 backward columns (blocks of LN_COLS), 3 rms forward */
+} ln_ctx;
+
+static void ln_chunk(void *p, int64_t begin, int64_t end) {
+    const ln_ctx *c = p;
+    bool f = c->t == NB_F32;
+    if (c->pass == 0) f ? ln_fwd_f(c->j, begin, end) : ln_fwd_d(c->j, begin, end);
+    else if (c->pass == 3) f ? rms_fwd_f(c->j, begin, end) : rms_fwd_d(c->j, begin, end);
+    else if (c->pass == 1) f ? ln_bwd_rows_f(c->j, begin, end) : ln_bwd_rows_d(c->j, begin, end);
+    else {
+        int64_t c0 = begin * LN_COLS, c1 = min64(end * LN_COLS, c->j->d);
+        f ? ln_bwd_cols_f(c->j, c0, c1) : ln_bwd_cols_d(c->j, c0, c1);
+    }
+}
+
+static void ln_run(nb_dtype t, const ln_job *j, int pass) {
+    ln_ctx c = {t, j, pass};
+    int64_t n = pass == 2 ? (j->d + LN_COLS - 1) / LN_COLS : j->rows;
+    int64_t work = pass == 2 ? j->rows * LN_COLS : j->d; /* elements per unit */
+    int64_t grain = 16384 / (work ? work : 1);
+    nbc_parallel_for(n, grain < 1 ? 1 : grain, ln_chunk, &c);
+}
+
+void nbk_ln_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void *x, const void *w, const void *b,
+                    void *mean, void *rstd, void *y) {
+    ln_job j = {.rows = rows, .d = d, .eps = eps, .x = x, .w = w, .b = b, .mean = mean, .rstd = rstd, .y = y};
+    if (d > 0) ln_run(t, &j, 0);
+    else /* no features: the statistics of an empty row are NaN, as in PyTorch */
+        for (int64_t r = 0; r < rows; r++) nbc_store(mean, t, r, NAN), nbc_store(rstd, t, r, NAN);
+}
+
+void nbk_ln_backward(nb_dtype t, int64_t rows, int64_t d, const void *gy, const void *x, const void *mean,
+                     const void *rstd, const void *w, void *gx, void *gw, void *gb) {
+    ln_job j = {.rows = rows, .d = d, .x = x, .gy = gy, .w = w, .mean_in = mean, .rstd_in = rstd, .y = gx, .gw = gw, .gb = gb};
+    if (d == 0) return;
+    if (gx) ln_run(t, &j, 1);
+    if (gw) ln_run(t, &j, 2);
+}
+
+void nbk_rms_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void *x, const void *w, void *rstd, void *y) {
+    ln_job j = {.rows = rows, .d = d, .eps = eps, .x = x, .w = w, .rstd = rstd, .y = y};
+    if (d > 0) ln_run(t, &j, 3);
+    else
+        for (int64_t r = 0; r < rows; r++) nbc_store(rstd, t, r, NAN);
+}

@@ -30,4 +30,20 @@ void nbk_bn_forward(nb_dtype t, const nbk_bn_geom *g, bool stats, double eps, co
 void nbk_bn_backward(nb_dtype t, const nbk_bn_geom *g, bool training, const void *gy, const void *x,
                      const void *mean, const void *invstd, const void *w, void *gx, void *gw, void *gb);
 
+/* Layer-norm over rows: x is (rows, d) contiguous, w and b are (d). Per row, mean and
+ * rstd = 1 / sqrt(biased var + eps) (two passes over the row, which stays in cache), then
+ * y = (x - mean) * rstd * w + b. Parallel over rows; bitwise identical for any thread count. */
+void nbk_ln_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void *x, const void *w, const void *b,
+                    void *mean, void *rstd, void *y);
+/* Layer-norm backward from gy, x and the forward's mean / rstd (per row):
+ *   gx = rstd (h - mean(h) - xhat mean(h xhat)), h = gy w, xhat = (x - mean) rstd (means over the row);
+ *   gw = sum over rows of gy xhat, gb = sum over rows of gy (column blocks, rows in order).
+ * gx may be NULL (not computed); gw and gb are both computed or both NULL. */
+void nbk_ln_backward(nb_dtype t, int64_t rows, int64_t d, const void *gy, const void *x, const void *mean,
+                     const void *rstd, const void *w, void *gx, void *gw, void *gb);
+
+/* RMS-norm over rows: rstd = 1 / sqrt(mean(x^2) + eps) per row (one pass, the row then stays in
+ * cache), y = x * rstd * w. Parallel over rows; bitwise identical for any thread count. */
+void nbk_rms_forward(nb_dtype t, int64_t rows, int64_t d, double eps, const void *x, const void *w, void *rstd, void *y);
+
 #endif
