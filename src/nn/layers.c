@@ -13,13 +13,7 @@ static nb_tensor *linear_forward(nb_module *m, nb_tensor *x) {
     if (x->ndim == 0 || x->shape[x->ndim - 1] != w->shape[1])
         return nbc_error(NB_ERR_ARG, "Linear(in_features=%lld): input has %s; expected its last dim to be %lld",
                          (long long)w->shape[1], nbc_desc(x), (long long)w->shape[1]), NULL;
-    nb_tensor *wt = nb_transpose(w, 0, 1);
-    nb_tensor *y = nb_matmul(x, wt);
-    nb_free(wt);
-    if (!b || !y) return y;
-    nb_tensor *z = nb_add(y, b);
-    nb_free(y);
-    return z;
+    return nb_linear(x, w, b); /* one GEMM with the bias fused into its store */
 }
 
 static void linear_describe(const nb_module *m, char *buf, size_t size) {
