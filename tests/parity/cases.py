@@ -308,3 +308,69 @@ add("split_sizes", "[7, 17] sizes (3, 10, 4) dim 1, piece 1", normal(7, 17), lam
 add("chunk", "[7, 17] 3 chunks dim 1, piece 2", normal(7, 17), lambda x: torch.chunk(x, 3, 1)[2],
     piece(lambda nb, x, o: nb.lib.nb_chunk(x, C.c_int(3), C.c_int(1), o, C.c_int(16)), 2))
 INTERNAL |= {"masked_select_backward"}
+
+# ---- neural-network functions -----------------------------------------------------------------------
+def shapes_in(*shapes):
+    return lambda rng, dt: [rng.standard_normal(s).astype(fdt(dt)) for s in shapes]
+
+
+add("layer_norm", "[7, 5, 17] over (5, 17), affine", shapes_in((7, 5, 17), (5, 17), (5, 17)),
+    lambda x, w, b: F.layer_norm(x, (5, 17), w, b, 1e-5),
+    lambda nb, x, w, b: nb.call("layer_norm", x, C.c_int(2), i64s(5, 17), w, b, 1e-5), grad=(0, 1, 2))
+add("rms_norm", "[7, 129] over (129,), weight", shapes_in((7, 129), (129,)),
+    lambda x, w: F.rms_norm(x, (129,), w, 1e-6) if hasattr(F, "rms_norm") else None,
+    lambda nb, x, w: nb.call("rms_norm", x, C.c_int(1), i64s(129), w, 1e-6), grad=(0, 1))
+add("group_norm", "[3, 6, 7, 5] 3 groups, affine", shapes_in((3, 6, 7, 5), (6,), (6,)),
+    lambda x, w, b: F.group_norm(x, 3, w, b, 1e-5), lambda nb, x, w, b: nb.call("group_norm", x, 3, w, b, 1e-5), grad=(0, 1, 2))
+add("instance_norm", "[3, 4, 17] affine, input stats", shapes_in((3, 4, 17), (4,), (4,)),
+    lambda x, w, b: F.instance_norm(x, None, None, w, b, True, 0.1, 1e-5),
+    lambda nb, x, w, b: nb.call("instance_norm", x, None, None, w, b, True, 0.1, 1e-5), grad=(0, 1, 2))
+add("dropout", "[7, 17] evaluation mode (identity)", normal(7, 17), lambda x: F.dropout(x, 0.3, False),
+    lambda nb, x: nb.call("dropout", x, 0.3, False))
+add("dropout2d", "[2, 3, 7, 5] p 0 in training", normal(2, 3, 7, 5), lambda x: F.dropout2d(x, 0.0, True),
+    lambda nb, x: nb.call("dropout2d", x, 0.0, True))
+
+
+class EmbeddingOpts(C.Structure):
+    _fields_ = [("use_padding_idx", C.c_bool), ("padding_idx", C.c_int64), ("max_norm", C.c_double),
+                ("norm_type", C.c_double)]
+
+
+def emb_in(rng, dt):
+    return [rng.standard_normal((17, 5)).astype(fdt(dt)), rng.integers(0, 17, (7, 3)).astype(np.int64)]
+
+
+add("embedding", "[17, 5] table, [7, 3] indices, padding_idx 2", emb_in, lambda w, i: F.embedding(i, w, padding_idx=2),
+    lambda nb, w, i: nb.call("embedding", w, i, keep(EmbeddingOpts(True, 2, 0.0, 0.0))))
+
+
+def bag_in(rng, dt):
+    return [rng.standard_normal((17, 5)).astype(fdt(dt)), rng.integers(0, 17, (11,)).astype(np.int64),
+            np.array([0, 3, 3, 8], dtype=np.int64)]
+
+
+for mode, mname in enumerate(["mean", "sum", "max"]):
+    add("embedding_bag", f"{mname}, 1-D input with offsets (one empty bag)", bag_in,
+        (lambda m: lambda w, i, o: F.embedding_bag(i, w, o, mode=m))(mname),
+        (lambda md: lambda nb, w, i, o: nb.call("embedding_bag", w, i, o, C.c_int(md), None))(mode))
+
+
+def sdpa_in(rng, dt):
+    return [rng.standard_normal(s).astype(fdt(dt)) for s in ((2, 3, 7, 8), (2, 3, 17, 8), (2, 3, 17, 5))]
+
+
+add("scaled_dot_product_attention", "q [2,3,7,8] k/v S=17", sdpa_in, lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+    lambda nb, q, k, v: nb.call("scaled_dot_product_attention", q, k, v, None, 0.0, False, 0.0), grad=(0, 1, 2))
+add("scaled_dot_product_attention", "causal, L = S = 7", lambda rng, dt: [rng.standard_normal((2, 7, 8)).astype(fdt(dt))
+                                                                         for _ in range(3)],
+    lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+    lambda nb, q, k, v: nb.call("scaled_dot_product_attention", q, k, v, None, 0.0, True, 0.0), grad=(0, 1, 2))
+add("linear", "[7, 17] x [5, 17]^T + b", shapes_in((7, 17), (5, 17), (5,)), F.linear,
+    lambda nb, x, w, b: nb.call("linear", x, w, b), grad=(0, 1, 2))
+add("bilinear", "[7, 3] [7, 4] W [5, 3, 4]", shapes_in((7, 3), (7, 4), (5, 3, 4), (5,)), F.bilinear,
+    lambda nb, a, b, w, bias: nb.call("bilinear", a, b, w, bias), grad=(0, 1, 2, 3))
+add("cosine_similarity", "[7, 17] [1, 17] dim 1", shapes_in((7, 17), (1, 17)), lambda a, b: F.cosine_similarity(a, b, 1, 1e-8),
+    lambda nb, a, b: nb.call("cosine_similarity", a, b, C.c_int(1), 1e-8), grad=(0, 1))
+add("pairwise_distance", "[7, 17] p 3", shapes_in((7, 17), (7, 17)), lambda a, b: F.pairwise_distance(a, b, 3.0, 1e-6),
+    lambda nb, a, b: nb.call("pairwise_distance", a, b, 3.0, 1e-6, False), grad=(0, 1))
+INTERNAL |= {"layer_norm_backward", "embedding_backward"}
