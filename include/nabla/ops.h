@@ -172,7 +172,8 @@ NB_API nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction re
 NB_API nb_tensor *nb_margin_ranking_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *target, double margin,
                                          nb_reduction reduction);
 /* x1, x2 (N, D) or (D); target (N) or 0-d of +-1 (any dtype): 1 - cos(x1, x2) where target is 1,
- * max(0, cos - margin [0]) where it is -1, 0 elsewhere. */
+ * max(0, cos - margin [0]) where it is -1, 0 elsewhere (cos guarded by 1e-12 on the squared norms, as
+ * PyTorch; f16 / bf16 computed in f32, where PyTorch's guard underflows). */
 NB_API nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *target, double margin,
                                            nb_reduction reduction);
 /* anchor, positive, negative all (N, D) or all (D): max(0, d(a, p) - d(a, n) + margin [1.0]) with

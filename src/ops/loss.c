@@ -322,6 +322,10 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, const nb_cross
         if (w && (w->ndim != 1 || w->shape[0] != logits->shape[cdim] || w->dtype != logits->dtype))
             return nbc_error(NB_ERR_ARG, "%s: weight (%s) must be 1-D with %lld entries of the input's dtype %s", fn,
                              nbc_desc(w), (long long)logits->shape[cdim], nb_dtype_name(logits->dtype)), NULL;
+    } else if (nb_dtype_is_float(target->dtype)) {
+        return nbc_error(NB_ERR_ARG, "%s: target (%s) is floating, so it must hold class probabilities with the input's "
+                         "shape %s; class indices need an integer dtype", fn, nbc_desc(target),
+                         nbc_shape_str(logits->ndim, logits->shape)), NULL;
     } else if (check_nll(fn, logits, target, w)) {
         return NULL;
     }

@@ -450,11 +450,17 @@ nb_tensor *nb_margin_ranking_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *targe
     if (x1->ndim != x2->ndim || x1->ndim != target->ndim)
         return nbc_error(NB_ERR_ARG, "%s: input1 (%s), input2 (%s) and target (%s) must have the same number of dims",
                          fn, nbc_desc(x1), nbc_desc(x2), nbc_desc(target)), NULL;
+    int64_t shape[NB_MAX_DIMS];
+    int nd;
+    if (nbo_broadcast_shapes(fn, x1->ndim, x1->shape, x2->ndim, x2->shape, &nd, shape) ||
+        nbo_broadcast_shapes(fn, nd, shape, target->ndim, target->shape, &nd, shape))
+        return NULL;
     COMPOSITE(reduce_loss(nb_relu(nb_add_scalar(nb_neg(nb_mul(target, nb_sub(x1, x2))), margin)), reduction));
 }
 
 /* y == 1: 1 - cos(x1, x2); y == -1: max(0, cos - margin); other y: 0 (as PyTorch). cos uses
- * sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)) as denominator, like PyTorch. */
+ * sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)) as denominator, like PyTorch; f16 / bf16 are computed in f32
+ * (where PyTorch's guard underflows and a zero row gives NaN). */
 nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *target, double margin,
                                     nb_reduction reduction) {
     static const char fn[] = "nb_cosine_embedding_loss";
@@ -469,7 +475,13 @@ nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *tar
         return nbc_error(NB_ERR_ARG, "%s: target (%s) must be %s for inputs %s", fn, nbc_desc(target),
                          x1->ndim == 2 ? "(N)" : "0-d", nbc_shape_str(x1->ndim, x1->shape)), NULL;
     int dim = x1->ndim - 1;
+    nb_dtype out = nb_promote_types(x1->dtype, x2->dtype);
     nb_scope_begin();
+    /* f16 / bf16 in f32: the 1e-12 guard of the squared norms would round to 0 in them (0 / 0 for zero rows) */
+    if (out == NB_F16 || out == NB_BF16) {
+        x1 = nb_to(x1, NB_F32);
+        x2 = nb_to(x2, NB_F32);
+    }
     nb_tensor *prod = nb_sum(nb_mul(x1, x2), NB_DIMS(dim));
     nb_tensor *m1 = nb_add_scalar(nb_sum(nb_mul(x1, x1), NB_DIMS(dim)), 1e-12);
     nb_tensor *m2 = nb_add_scalar(nb_sum(nb_mul(x2, x2), NB_DIMS(dim)), 1e-12);
@@ -478,6 +490,7 @@ nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *tar
     nb_tensor *pos = nb_where(nb_eq_scalar(target, 1), nb_rsub_scalar(cos, 1.0), zero);
     nb_tensor *neg = nb_where(nb_eq_scalar(target, -1), nb_relu(nb_sub_scalar(cos, margin)), zero);
     nb_tensor *v = reduce_loss(nb_add(pos, neg), reduction);
+    if (v && v->dtype != out) v = nb_to(v, out);
     nb_keep(v);
     nb_scope_end();
     return v;
