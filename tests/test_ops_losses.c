@@ -141,7 +141,8 @@ static void test_cross_entropy_ref(void) {
 /* K-dim inputs (N, C, d1, d2), the 1-D form (C), and f16 / bf16. */
 static void test_cross_entropy_kdim_and_half(void) {
     ref_seed(71);
-    static const ce_shape shapes[] = {{3, {7, 3, 5}}, {4, {2, 10, 3, 4}}, {1, {10}}, {4, {1, 3, 1, 17}}};
+    /* (3, 1500): the fused op's long-row path */
+    static const ce_shape shapes[] = {{3, {7, 3, 5}}, {4, {2, 10, 3, 4}}, {1, {10}}, {4, {1, 3, 1, 17}}, {2, {3, 1500}}};
     for (int s = 0; s < REF_COUNT(shapes); s++)
         for (int d = 0; d < REF_COUNT(ref_float_dtypes); d++)
             for (int variant = 0; variant < 4; variant++)
@@ -209,6 +210,44 @@ static void test_cross_entropy_gradient(void) {
     }
     ref_set_ctx("cross_entropy gradient weight + smoothing");
     CHECK_REF(nb_grad(lx), NB_F64, NB_SHAPE(2, 3), g, 1e-12, 1e-14);
+}
+
+/* The fused op (2-D / 1-D class indices) against the composition log_softmax + nll_loss, gradient
+ * included, for short and long rows, every reduction, weights and ignore_index, and each float dtype. */
+static void test_cross_entropy_fused_vs_composite(void) {
+    ref_seed(76);
+    static const int64_t Cs[] = {3, 1500};
+    for (int ci = 0; ci < 2; ci++)
+        for (int d = 0; d < REF_COUNT(ref_float_dtypes); d++)
+            for (int red = 0; red < 3; red++)
+                for (int variant = 0; variant < 2; variant++) {
+                    nb_dtype dt = ref_float_dtypes[d];
+                    int64_t N = 17, C = Cs[ci];
+                    double *x = ref_values(N * C, NB_F64, -4, 4), *t = ref_values(N, NB_I64, 0, 2), *w = ref_values(C, NB_F64, 0.25, 2);
+                    nb_tensor *tt = ref_contig(t, NB_SHAPE(N), NB_I64);
+                    nb_cross_entropy_opts o = {.reduction = k_reds[red], .use_ignore_index = variant, .ignore_index = 1,
+                                               .weight = variant ? ref_contig(w, NB_SHAPE(C), dt) : NULL};
+                    nb_tensor *x1 = nb_param(ref_tensor(x, NB_SHAPE(N, C), dt, (ref_layout)(red % 2)));
+                    nb_tensor *x2 = nb_param(ref_contig(x, NB_SHAPE(N, C), dt));
+                    nb_tensor *l1 = nb_cross_entropy(x1, tt, &o), *l2 = nb_nll_loss(nb_log_softmax(x2, 1), tt, &o);
+                    ref_set_ctx("fused vs composite %s C=%lld red=%s variant=%d", nb_dtype_name(dt), (long long)C,
+                                k_red_names[red], variant);
+                    CHECK_MSG(l1 && strcmp(nb_grad_fn_name(l1), "CrossEntropyBackward") == 0, "%s", ref_ctx);
+                    CHECK_REF(l1, dt, nb_ndim(l2), nb_shape(l2), ref_read(l2), tol(dt), tol(dt) * 10);
+                    nb_tensor *s1 = nb_sum(nb_mul(l1, l1), NULL), *s2 = nb_sum(nb_mul(l2, l2), NULL);
+                    CHECK(nb_backward(s1) == 0 && nb_backward(s2) == 0);
+                    CHECK_REF(nb_grad(x1), dt, NB_SHAPE(N, C), ref_read(nb_grad(x2)), tol(dt) * 4, tol(dt) * 4);
+                }
+    /* special values: -inf logits are fine, an all -inf row or a NaN gives NaN, as PyTorch */
+    const double inf = INFINITY;
+    for (int d = 0; d < 2; d++) {
+        nb_dtype dt = d ? NB_F64 : NB_F32;
+        nb_tensor *x = ref_contig((const double[]){0, -inf, 0, -inf, -inf, -inf, 1, NAN, 2, 1000, 1000, -1000}, NB_SHAPE(4, 3), dt);
+        nb_tensor *t = ref_contig((const double[]){0, 1, 0, 1}, NB_SHAPE(4), NB_I64);
+        ref_set_ctx("cross_entropy special values %s", nb_dtype_name(dt));
+        CHECK_REF(nb_cross_entropy(x, t, &(nb_cross_entropy_opts){.reduction = NB_REDUCTION_NONE}), dt, NB_SHAPE(4),
+                  ((const double[]){log(2.0), NAN, NAN, log(2.0)}), tol(dt), tol(dt));
+    }
 }
 
 /* ---- elementwise losses --------------------------------------------------------------------------- */
@@ -548,6 +587,7 @@ int main(void) {
     REF_RUN(test_cross_entropy_kdim_and_half);
     REF_RUN(test_cross_entropy_all_ignored);
     REF_RUN(test_cross_entropy_gradient);
+    REF_RUN(test_cross_entropy_fused_vs_composite);
     REF_RUN(test_elementwise_ref);
     REF_RUN(test_kl_batchmean_and_broadcast);
     REF_RUN(test_large_sums);

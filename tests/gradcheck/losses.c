@@ -112,6 +112,48 @@ static void case_cross_entropy(void) {
        V(5));
 }
 
+/* Inputs (x, v1, v2, constants): the gradient of <d loss/dx (grad_output v1), v2> with respect to x, so
+ * that checking it checks the third derivative. */
+static tp f_third(tp const *in, void *ud) {
+    tp y = f_loss_case(in, ud), x = in[0], g1, g2;
+    if (!y) return NULL;
+    nb_autograd_opts o1 = {.grad_outputs = &in[1], .create_graph = true};
+    if (nb_autograd_grad(&y, 1, &x, 1, &o1, &g1) != 0) return NULL;
+    tp y2 = nb_sum(nb_mul(g1, in[2]), NULL);
+    nb_autograd_opts o2 = {.create_graph = true};
+    if (nb_autograd_grad(&y2, 1, &x, 1, &o2, &g2) != 0) return NULL;
+    return nb_reshape(g2, NB_SHAPE(-1));
+}
+
+/* The fused op's gradient, cross_entropy_backward, differentiated again: with respect to the logits and
+ * the incoming gradient v (inputs (x, v, target[, weight])). */
+static void case_cross_entropy_backward(void) {
+    char what[160];
+    static const int64_t t7[] = {0, 2, 1, 2, 2, 0, 1};
+    tp target = I64(NB_SHAPE(7), t7);
+    tp w = nb_from_data((const double[]){0.5, 2.0, 1.5}, NB_SHAPE(3), NB_F64);
+    for (int r = 0; r < 3; r++)
+        for (int variant = 0; variant < 3; variant++) {
+            loss_case l = {.kind = LK_CE, .args = {0, 2, -1, -1}, .ce = {.reduction = k_reds[r]}};
+            if (variant >= 1) l.ce.weight = w;
+            if (variant == 2) l.ce.use_ignore_index = true, l.ce.ignore_index = 2;
+            l.view = variant == 2 ? 1 : 0;
+            double_ud d = {f_loss_case, &l, 1};
+            EXPECT_FN("cross_entropy fused", "CrossEntropyBackward", f_loss_case, &l,
+                      variant == 2 ? P(NB_SHAPE(3, 7)) : P(NB_SHAPE(7, 3)), V(7), target);
+            WHAT("cross_entropy_backward [7, 3] %s variant %d", k_red_names[r], variant);
+            GC(what, f_double, &d, variant == 2 ? P(NB_SHAPE(3, 7)) : P(NB_SHAPE(7, 3)),
+               k_reds[r] == NB_REDUCTION_NONE ? V(7) : V0, target);
+        }
+    loss_case l1 = {.kind = LK_CE, .args = {0, 2, -1, -1}, .ce = {.reduction = NB_REDUCTION_NONE}};
+    double_ud d1 = {f_loss_case, &l1, 1};
+    GC("cross_entropy_backward [5] 0-d target none", f_double, &d1, P(NB_SHAPE(5)), V0, nb_scalar(3, NB_I64));
+    /* the third derivative goes through the registry ops of cross_entropy_backward's backward */
+    loss_case l3 = {.kind = LK_CE, .r = NB_REDUCTION_NONE, .args = {0, 3, -1, -1},
+                    .ce = {.weight = w, .reduction = NB_REDUCTION_NONE}};
+    GC("cross_entropy third derivative", f_third, &l3, P(NB_SHAPE(4, 3)), V(4), V(4, 3), I64(NB_SHAPE(4), t7));
+}
+
 /* ---- elementwise regression losses ---------------------------------------------------------------- */
 
 static void pair_cases(const char *name, lk kind, double a, bool kinked, bool dbl) {
@@ -290,6 +332,7 @@ static void case_hinge_embedding_loss(void) {
 
 const grad_case gc_cases_losses[] = {
     {"cross_entropy", case_cross_entropy},
+    {"cross_entropy_backward", case_cross_entropy_backward},
     {"mse_loss", case_mse_loss},
     {"l1_loss", case_l1_loss},
     {"smooth_l1_loss", case_smooth_l1_loss},
