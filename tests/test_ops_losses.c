@@ -252,9 +252,12 @@ static void test_cross_entropy_fused_vs_composite(void) {
 
 /* ---- elementwise losses --------------------------------------------------------------------------- */
 
-typedef enum ew { EW_MSE, EW_L1, EW_SMOOTH_L1, EW_HUBER, EW_BCE, EW_BCEL, EW_KL, EW_HINGE, EW_COUNT } ew;
+typedef enum ew {
+    EW_MSE, EW_L1, EW_SMOOTH_L1, EW_HUBER, EW_BCE, EW_BCEL, EW_KL, EW_HINGE, EW_SOFT_MARGIN, EW_POISSON, EW_GAUSSIAN, EW_COUNT
+} ew;
 static const char *const k_ew_names[] = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-                                         "binary_cross_entropy_with_logits", "kl_div", "hinge_embedding_loss"};
+                                         "binary_cross_entropy_with_logits", "kl_div", "hinge_embedding_loss",
+                                         "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"};
 
 static double ref_ew(ew k, double x, double t, double w, double pw, double a, bool flag) {
     double d = x - t, ad = fabs(d);
@@ -270,6 +273,16 @@ static double ref_ew(ew k, double x, double t, double w, double pw, double a, bo
     }
     case EW_KL: return flag ? exp(t) * (t - x) : t > 0 ? t * (log(t) - x) : 0;
     case EW_HINGE: return (t != 1 ? fmax(a - x, 0) : 0) + (t != -1 ? x : 0);
+    case EW_SOFT_MARGIN: return log1p(exp(-t * x));
+    case EW_POISSON: { /* flag: log_input; w: full (1) */
+        double v = flag ? exp(x) - t * x : x - t * log(x + 1e-8);
+        if (w > 0 && t > 1) v += t * log(t) - t + 0.5 * log(2 * 3.141592653589793 * t);
+        return v;
+    }
+    case EW_GAUSSIAN: { /* pw: the variance; w: full (1) */
+        double v = fmax(pw, 1e-6);
+        return 0.5 * (log(v) + d * d / v) + (w > 0 ? 0.5 * log(2 * 3.141592653589793) : 0);
+    }
     default: return NAN;
     }
 }
@@ -285,6 +298,9 @@ static nb_tensor *call_ew(ew k, nb_tensor *x, nb_tensor *t, nb_tensor *w, nb_ten
     case EW_BCEL: return nb_binary_cross_entropy_with_logits(x, t, w, pw, r);
     case EW_KL: return nb_kl_div(x, t, r, flag);
     case EW_HINGE: return nb_hinge_embedding_loss(x, t, a, r);
+    case EW_SOFT_MARGIN: return nb_soft_margin_loss(x, t, r);
+    case EW_POISSON: return nb_poisson_nll_loss(x, t, flag, w != NULL, 1e-8, r);
+    case EW_GAUSSIAN: return nb_gaussian_nll_loss(x, t, pw, w != NULL, 1e-6, r);
     default: return NULL;
     }
 }
@@ -295,8 +311,13 @@ static void ew_values(ew k, int64_t n, bool flag, double **x, double **t) {
     *x = ref_values(n, NB_F64, k == EW_BCE ? 0 : -4, k == EW_BCE ? 1 : 4);
     *t = ref_values(n, NB_F64, k == EW_KL && flag ? -3 : k == EW_MSE || k == EW_L1 || k == EW_SMOOTH_L1 || k == EW_HUBER ? -4 : 0,
                     k == EW_KL && flag ? 0 : k == EW_BCE || k == EW_BCEL || k == EW_KL ? 1 : 4);
-    if (k == EW_HINGE)
-        for (int64_t i = 0; i < n; i++) (*t)[i] = (double)(i % 5 == 4 ? 0 : i % 2 ? 1 : -1);
+    if (k == EW_HINGE || k == EW_SOFT_MARGIN)
+        for (int64_t i = 0; i < n; i++) (*t)[i] = (double)(i % 5 == 4 && k == EW_HINGE ? 0 : i % 2 ? 1 : -1);
+    if (k == EW_POISSON) { /* counts; positive rates when not log_input */
+        *t = ref_values(n, NB_F64, 0, 6);
+        for (int64_t i = 0; i < n; i++) (*t)[i] = floor((*t)[i]);
+        if (!flag) *x = ref_values(n, NB_F64, 0.125, 4);
+    }
 }
 
 static void test_elementwise_ref(void) {
@@ -324,10 +345,22 @@ static void test_elementwise_ref(void) {
                             w = ref_contig(wv, 1, &last, dt);
                             if (k == EW_BCEL) pw = ref_contig(pv, 1, &last, dt);
                         }
-                        double *xr = ref_read(tx), *tr = ref_read(tt), *wr = w ? ref_read(w) : NULL, *pr = pw ? ref_read(pw) : NULL;
+                        if (k == EW_POISSON && red != 1) w = nb_scalar(1, dt); /* full (the value is unused) */
+                        if (k == EW_GAUSSIAN) { /* variances with input's shape; full on variant 1, zeros clamp */
+                            /* zeros clamp to eps; not in f16 / bf16, where d^2 / 1e-6 overflows (as in PyTorch) */
+                            double *vv = ref_values(n, NB_F64, dt == NB_F16 || dt == NB_BF16 ? 0.25 : 0, 3);
+                            pw = ref_tensor(vv, sh->nd, sh->s, dt, (ref_layout)((lx + 2) % REF_LAYOUTS));
+                            if (variant) w = nb_scalar(1, dt);
+                        }
+                        double *xr = ref_read(tx), *tr = ref_read(tt), *wr = w && nb_ndim(w) ? ref_read(w) : NULL,
+                               *pr = pw ? ref_read(pw) : NULL;
                         double *per = ref_darray(n);
-                        for (int64_t i = 0; i < n; i++)
-                            per[i] = ref_ew((ew)k, xr[i], tr[i], wr ? wr[i % last] : 1, pr ? pr[i % last] : 1, a, flag);
+                        for (int64_t i = 0; i < n; i++) {
+                            if (k == EW_POISSON || k == EW_GAUSSIAN) /* w: the "full" flag; pw: the variance */
+                                per[i] = ref_ew((ew)k, xr[i], tr[i], w ? 1 : 0, pr ? pr[i] : 1, a, flag);
+                            else
+                                per[i] = ref_ew((ew)k, xr[i], tr[i], wr ? wr[i % last] : 1, pr ? pr[i % last] : 1, a, flag);
+                        }
                         int ond = sh->nd;
                         double *e = ref_reduce(per, n, k_reds[red], (double)n, &ond);
                         ref_set_ctx("nb_%s %s %s x %s t %s red=%s a=%g variant=%d", k_ew_names[k], nb_dtype_name(dt),
@@ -392,6 +425,24 @@ static void test_kl_batchmean_and_broadcast(void) {
     CHECK(nb_backward(nb_binary_cross_entropy(pp, ref_contig((const double[]){0, 1}, NB_SHAPE(2), NB_F64), NULL,
                                               NB_REDUCTION_SUM)) == 0);
     CHECK_REF(nb_grad(pp), NB_F64, NB_SHAPE(2), ((const double[]){0, -2}), 1e-15, 0);
+}
+
+/* gaussian_nll_loss: one variance per sample, (N) or (N, 1) against input (N, D). */
+static void test_gaussian_var_shapes(void) {
+    ref_seed(77);
+    double *x = ref_values(21, NB_F64, -2, 2), *t = ref_values(21, NB_F64, -2, 2), *v = ref_values(7, NB_F64, 0.5, 2), s = 0;
+    for (int i = 0; i < 21; i++) s += ref_ew(EW_GAUSSIAN, x[i], t[i], 0, v[i / 3], 0, false);
+    nb_tensor *tx = ref_contig(x, NB_SHAPE(7, 3), NB_F64), *tt = ref_contig(t, NB_SHAPE(7, 3), NB_F64);
+    ref_set_ctx("gaussian_nll_loss per-sample variance");
+    CHECK_REF(nb_gaussian_nll_loss(tx, tt, ref_contig(v, NB_SHAPE(7), NB_F64), false, 1e-6, NB_REDUCTION_SUM), NB_F64,
+              NB_SCALAR, ((const double[]){s}), 1e-12, 0);
+    CHECK_REF(nb_gaussian_nll_loss(tx, tt, ref_contig(v, NB_SHAPE(7, 1), NB_F64), false, 1e-6, NB_REDUCTION_MEAN), NB_F64,
+              NB_SCALAR, ((const double[]){s / 21}), 1e-12, 0);
+    /* soft_margin_loss is stable for large margins */
+    ref_set_ctx("soft_margin_loss large");
+    CHECK_REF(nb_soft_margin_loss(ref_contig((const double[]){-200, 200}, NB_SHAPE(2), NB_F32),
+                                  ref_contig((const double[]){1, 1}, NB_SHAPE(2), NB_F32), NB_REDUCTION_NONE),
+              NB_F32, NB_SHAPE(2), ((const double[]){200, 0}), 1e-6, 1e-30);
 }
 
 /* mse / bce-with-logits fused ops: results do not depend on the thread count (fixed chunks). */
@@ -568,6 +619,15 @@ static void test_errors(void) {
                     "eps = -1");
     CHECK_NULL_WITH(nb_triplet_margin_loss(a, a, nb_zeros(NB_SHAPE(2, 3), NB_I64), 1, 2, 0, false, NB_REDUCTION_MEAN),
                     "nb_triplet_margin_loss", "negative", "i64");
+    CHECK_NULL_WITH(nb_poisson_nll_loss(a, a, true, false, -1, NB_REDUCTION_MEAN), "nb_poisson_nll_loss", "eps = -1");
+    CHECK_NULL_WITH(nb_gaussian_nll_loss(a, a, nb_ones(NB_SHAPE(3), NB_F32), false, 1e-6, NB_REDUCTION_MEAN),
+                    "nb_gaussian_nll_loss", "var", "[3]", "[2, 3]");
+    CHECK_NULL_WITH(nb_gaussian_nll_loss(a, a, ref_contig((const double[]){1, -2}, NB_SHAPE(2), NB_F32), false, 1e-6,
+                                         NB_REDUCTION_MEAN),
+                    "nb_gaussian_nll_loss", "negative", "-2", "flat index 1");
+    CHECK_NULL_WITH(nb_gaussian_nll_loss(a, a, NULL, false, 1e-6, NB_REDUCTION_MEAN), "nb_gaussian_nll_loss", "#3");
+    CHECK_NULL_WITH(nb_gaussian_nll_loss(a, a, a, false, -1, NB_REDUCTION_MEAN), "nb_gaussian_nll_loss", "eps = -1");
+    CHECK_NULL_WITH(nb_soft_margin_loss(a, b4, NB_REDUCTION_MEAN), "nb_soft_margin_loss", "[4]");
     /* NULL arguments */
     CHECK_NULL_WITH(nb_mse_loss(NULL, a, NB_REDUCTION_MEAN), "nb_mse_loss", "argument #1 is NULL");
     CHECK_NULL_WITH(nb_binary_cross_entropy(a, NULL, NULL, NB_REDUCTION_MEAN), "nb_binary_cross_entropy", "#2");
@@ -591,6 +651,7 @@ int main(void) {
     REF_RUN(test_elementwise_ref);
     REF_RUN(test_kl_batchmean_and_broadcast);
     REF_RUN(test_large_sums);
+    REF_RUN(test_gaussian_var_shapes);
     REF_RUN(test_ranking_ref);
     REF_RUN(test_errors);
     return harness_finish();

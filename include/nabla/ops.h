@@ -184,6 +184,19 @@ NB_API nb_tensor *nb_triplet_margin_loss(nb_tensor *anchor, nb_tensor *positive,
 /* input where target is 1, max(0, margin [1.0] - input) where it is -1 (both terms elsewhere, as
  * PyTorch); target floating. */
 NB_API nb_tensor *nb_hinge_embedding_loss(nb_tensor *input, nb_tensor *target, double margin, nb_reduction reduction);
+/* log(1 + exp(-target input)), computed stably; target usually +-1. */
+NB_API nb_tensor *nb_soft_margin_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
+/* Poisson negative log likelihood: exp(input) - target input with log_input [true], else
+ * input - target log(input + eps) (eps [1e-8] >= 0); full [false] adds Stirling's approximation
+ * t log t - t + 0.5 log(2 pi t) where target > 1. */
+NB_API nb_tensor *nb_poisson_nll_loss(nb_tensor *input, nb_tensor *target, bool log_input, bool full, double eps,
+                                      nb_reduction reduction);
+/* Gaussian negative log likelihood 0.5 (log v + (input - target)^2 / v) with v = max(var, eps) (eps
+ * [1e-6]; the clamp passes gradients through as PyTorch's no_grad clamp does); full [false] adds
+ * 0.5 log(2 pi). var has input's shape, or it without the last dim, or with a last dim of 1; negative
+ * entries are an error (naming the first). var gets a gradient. */
+NB_API nb_tensor *nb_gaussian_nll_loss(nb_tensor *input, nb_tensor *target, nb_tensor *var, bool full, double eps,
+                                       nb_reduction reduction);
 /* (end of the losses section) */
 
 /* ---- convolution and pooling (NCHW) ------------------------------------------------------------- */

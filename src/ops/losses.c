@@ -538,3 +538,82 @@ nb_tensor *nb_hinge_embedding_loss(nb_tensor *input, nb_tensor *target, double m
     nb_scope_end();
     return v;
 }
+
+/* ---- soft margin and the likelihood losses (compositions) ---------------------------------------- */
+
+static const double k_two_pi = 6.283185307179586;
+
+/* log(1 + exp(-y x)): softplus(-y x) through the fused BCE-with-logits op (target 1), so it is stable for
+ * large |x| and smooth at 0. */
+nb_tensor *nb_soft_margin_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction) {
+    static const char fn[] = "nb_soft_margin_loss";
+    if (check_pair(fn, input, target, reduction, false)) return NULL;
+    nb_scope_begin();
+    nb_tensor *z = nb_mul(target, input);
+    nb_tensor *v = z ? softplus_neg(z) : NULL;
+    v = reduce_loss(v, reduction);
+    nb_keep(v);
+    nb_scope_end();
+    return v;
+}
+
+/* log_input: exp(x) - t x; else x - t log(x + eps). full adds Stirling's t log t - t + 0.5 log(2 pi t)
+ * where t > 1. */
+nb_tensor *nb_poisson_nll_loss(nb_tensor *input, nb_tensor *target, bool log_input, bool full, double eps,
+                               nb_reduction reduction) {
+    static const char fn[] = "nb_poisson_nll_loss";
+    if (check_pair(fn, input, target, reduction, false)) return NULL;
+    if (!(eps >= 0)) return nbc_error(NB_ERR_ARG, "%s: eps = %g; expected >= 0", fn, eps), NULL;
+    nb_scope_begin();
+    nb_tensor *v = log_input ? nb_sub(nb_exp(input), nb_mul(target, input))
+                             : nb_sub(input, nb_mul(target, nb_log(nb_add_scalar(input, eps))));
+    if (full) { /* the target's term: a constant where target <= 1 */
+        nb_tensor *one = nbo_const(1.0, target->dtype), *zero = nbo_const(0.0, target->dtype);
+        nb_tensor *big = nb_gt_scalar(target, 1), *ts = nb_where(big, target, one);
+        nb_tensor *st = nb_add(nb_sub(nb_mul(ts, nb_log(ts)), ts), nb_mul_scalar(nb_log(nb_mul_scalar(ts, k_two_pi)), 0.5));
+        v = nb_add(v, nb_where(big, st, zero));
+    }
+    v = reduce_loss(v, reduction);
+    nb_keep(v);
+    nb_scope_end();
+    return v;
+}
+
+/* 0.5 (log(max(var, eps)) + (x - t)^2 / max(var, eps)) (+ 0.5 log(2 pi) with full). The clamp passes the
+ * gradient through unchanged, as PyTorch (which clamps under no_grad). var has the input's shape, or the
+ * input's shape without its last dim, or that with a last dim of 1 (one variance per sample). */
+nb_tensor *nb_gaussian_nll_loss(nb_tensor *input, nb_tensor *target, nb_tensor *var, bool full, double eps,
+                                nb_reduction reduction) {
+    static const char fn[] = "nb_gaussian_nll_loss";
+    if (check_pair(fn, input, target, reduction, false)) return NULL;
+    if (!var) return nbc_null_arg(fn, 3), NULL;
+    if (check_float(fn, 3, "var", var)) return NULL;
+    if (!(eps >= 0)) return nbc_error(NB_ERR_ARG, "%s: eps = %g; expected >= 0", fn, eps), NULL;
+    int nd = input->ndim;
+    bool same = var->ndim == nd && memcmp(var->shape, input->shape, sizeof(int64_t) * (size_t)nd) == 0;
+    bool drop_last = nd >= 1 && var->ndim == nd - 1 && memcmp(var->shape, input->shape, sizeof(int64_t) * (size_t)(nd - 1)) == 0;
+    bool last_one = nd >= 1 && var->ndim == nd && var->shape[nd - 1] == 1 &&
+                    memcmp(var->shape, input->shape, sizeof(int64_t) * (size_t)(nd - 1)) == 0;
+    if (!same && !drop_last && !last_one)
+        return nbc_error(NB_ERR_ARG, "%s: var (%s) must have the input's shape %s, or it without the last dim, or with a "
+                         "last dim of 1", fn, nbc_desc(var), nbc_shape_str(nd, input->shape)), NULL;
+    nbo_buffer vb;
+    if (nbo_buffer_get(fn, var, NB_F64, &vb)) return NULL;
+    for (int64_t i = 0; i < nbc_numel(var->ndim, var->shape); i++)
+        if (((const double *)vb.data)[i] < 0) {
+            double bad = ((const double *)vb.data)[i];
+            nbo_buffer_release(&vb);
+            return nbc_error(NB_ERR_ARG, "%s: var has a negative entry %g at flat index %lld", fn, bad, (long long)i), NULL;
+        }
+    nbo_buffer_release(&vb);
+    nb_scope_begin();
+    nb_tensor *v = drop_last ? nb_unsqueeze(var, -1) : var;
+    v = nb_add(v, nb_detach(nb_sub(nb_maximum_scalar(v, eps), v))); /* clamp with an identity gradient */
+    nb_tensor *d = nb_sub(input, target);
+    nb_tensor *l = nb_mul_scalar(nb_add(nb_log(v), nb_div(nb_mul(d, d), v)), 0.5);
+    if (full) l = nb_add_scalar(l, 0.5 * log(k_two_pi));
+    l = reduce_loss(l, reduction);
+    nb_keep(l);
+    nb_scope_end();
+    return l;
+}

@@ -5,7 +5,8 @@
 #include "../gradcheck.h"
 
 typedef enum lk {
-    LK_CE, LK_NLL, LK_MSE, LK_L1, LK_SMOOTH_L1, LK_HUBER, LK_BCE, LK_BCEL, LK_KL, LK_RANK, LK_COS, LK_TRIPLET, LK_HINGE
+    LK_CE, LK_NLL, LK_MSE, LK_L1, LK_SMOOTH_L1, LK_HUBER, LK_BCE, LK_BCEL, LK_KL, LK_RANK, LK_COS, LK_TRIPLET, LK_HINGE,
+    LK_SOFT_MARGIN, LK_POISSON, LK_GAUSSIAN
 } lk;
 
 /* One checked loss call: args[i] is the index into the inputs of argument i (-1: NULL); view is applied
@@ -39,6 +40,9 @@ static tp f_loss_case(tp const *in, void *ud) {
     case LK_COS: return nb_cosine_embedding_loss(x, t, w, l->a, l->r);
     case LK_TRIPLET: return nb_triplet_margin_loss(x, t, w, l->a, l->b, l->c, l->flag, l->r);
     case LK_HINGE: return nb_hinge_embedding_loss(x, t, l->a, l->r);
+    case LK_SOFT_MARGIN: return nb_soft_margin_loss(x, t, l->r);
+    case LK_POISSON: return nb_poisson_nll_loss(x, t, l->flag, l->a != 0, 1e-8, l->r);
+    case LK_GAUSSIAN: return nb_gaussian_nll_loss(x, t, w, l->flag, 1e-6, l->r);
     }
     return NULL;
 }
@@ -330,6 +334,61 @@ static void case_hinge_embedding_loss(void) {
     }
 }
 
+static void case_soft_margin_loss(void) {
+    char what[160];
+    for (int r = 0; r < 3; r++) {
+        loss_case l = {.kind = LK_SOFT_MARGIN, .r = k_reds[r], .args = {0, 1, -1, -1}};
+        WHAT("soft_margin_loss [17] %s", k_red_names[r]);
+        GC(what, f_loss_case, &l, P(NB_SHAPE(17)), Pm1(NB_SHAPE(17), 0));
+        loss_case lt = l;
+        lt.view = 1;
+        WHAT("soft_margin_loss transpose([3, 7]) real-valued target (gradient) %s", k_red_names[r]);
+        GC(what, f_loss_case, &lt, P(NB_SHAPE(3, 7)), P(NB_SHAPE(7, 3)));
+        double_ud d = {f_loss_case, &l, 2};
+        WHAT("soft_margin_loss second derivative %s", k_red_names[r]);
+        GC(what, f_double, &d, P(NB_SHAPE(7)), P(NB_SHAPE(7)), k_reds[r] == NB_REDUCTION_NONE ? V(7) : V0);
+    }
+}
+
+static void case_poisson_nll_loss(void) {
+    char what[160];
+    for (int r = 0; r < 3; r++)
+        for (int variant = 0; variant < 3; variant++) { /* log_input; rates; rates with full */
+            loss_case l = {.kind = LK_POISSON, .r = k_reds[r], .args = {0, 1, -1, -1}, .flag = variant == 0,
+                           .a = variant == 2};
+            tp (*mx)(int, const int64_t *) = variant ? Ppos : P;
+            WHAT("poisson_nll_loss [17, 3] %s variant %d", k_red_names[r], variant);
+            /* targets above 1 (Stirling's term on) for variant 2 */
+            GC(what, f_loss_case, &l, mx(NB_SHAPE(17, 3)),
+               variant == 2 ? nb_param(nb_add_scalar(nb_detach(Ppos(NB_SHAPE(17, 3))), 1.0)) : Ppos(NB_SHAPE(17, 3)));
+            double_ud d = {f_loss_case, &l, 2};
+            WHAT("poisson_nll_loss second derivative %s variant %d", k_red_names[r], variant);
+            GC(what, f_double, &d, mx(NB_SHAPE(5)),
+               variant == 2 ? nb_param(nb_add_scalar(nb_detach(Ppos(NB_SHAPE(5))), 1.0)) : Ppos(NB_SHAPE(5)),
+               k_reds[r] == NB_REDUCTION_NONE ? V(5) : V0);
+        }
+}
+
+static void case_gaussian_nll_loss(void) {
+    char what[160];
+    for (int r = 0; r < 3; r++)
+        for (int full = 0; full < 2; full++) {
+            loss_case l = {.kind = LK_GAUSSIAN, .r = k_reds[r], .args = {0, 1, 2, -1}, .flag = full};
+            WHAT("gaussian_nll_loss [7, 3] var [7, 3] %s full=%d", k_red_names[r], full);
+            GC(what, f_loss_case, &l, P(NB_SHAPE(7, 3)), P(NB_SHAPE(7, 3)), Ppos(NB_SHAPE(7, 3)));
+            WHAT("gaussian_nll_loss [7, 3] var [7] %s full=%d", k_red_names[r], full);
+            GC(what, f_loss_case, &l, P(NB_SHAPE(7, 3)), P(NB_SHAPE(7, 3)), Ppos(NB_SHAPE(7)));
+            loss_case lt = l;
+            lt.view = 1;
+            WHAT("gaussian_nll_loss transpose([3, 7]) var [7, 1] %s full=%d", k_red_names[r], full);
+            GC(what, f_loss_case, &lt, P(NB_SHAPE(3, 7)), P(NB_SHAPE(7, 3)), Ppos(NB_SHAPE(7, 1)));
+            loss_case ld = {.kind = LK_GAUSSIAN, .r = k_reds[r], .args = {0, 1, 2, -1}, .flag = full};
+            double_ud d = {f_loss_case, &ld, 3};
+            WHAT("gaussian_nll_loss second derivative %s full=%d", k_red_names[r], full);
+            GC(what, f_double, &d, P(NB_SHAPE(5)), P(NB_SHAPE(5)), Ppos(NB_SHAPE(5)), k_reds[r] == NB_REDUCTION_NONE ? V(5) : V0);
+        }
+}
+
 const grad_case gc_cases_losses[] = {
     {"cross_entropy", case_cross_entropy},
     {"cross_entropy_backward", case_cross_entropy_backward},
@@ -344,5 +403,8 @@ const grad_case gc_cases_losses[] = {
     {"cosine_embedding_loss", case_cosine_embedding_loss},
     {"triplet_margin_loss", case_triplet_margin_loss},
     {"hinge_embedding_loss", case_hinge_embedding_loss},
+    {"soft_margin_loss", case_soft_margin_loss},
+    {"poisson_nll_loss", case_poisson_nll_loss},
+    {"gaussian_nll_loss", case_gaussian_nll_loss},
     {NULL, NULL},
 };
