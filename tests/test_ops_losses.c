@@ -414,6 +414,18 @@ static void test_kl_batchmean_and_broadcast(void) {
     ref_set_ctx("bce_with_logits large logits");
     CHECK_REF(nb_binary_cross_entropy_with_logits(big, tb3, NULL, NULL, NB_REDUCTION_NONE), NB_F32, NB_SHAPE(3),
               ((const double[]){200, 200, log(2.0)}), 1e-6, 0);
+    /* tiny losses keep their relative accuracy (log1p, not log(1 + e)) in f32 and f64 */
+    for (int d = 0; d < 2; d++) {
+        nb_dtype dt = d ? NB_F64 : NB_F32;
+        ref_set_ctx("BCE tiny losses %s", nb_dtype_name(dt));
+        CHECK_REF(nb_binary_cross_entropy_with_logits(ref_contig((const double[]){20, 5, 30}, NB_SHAPE(3), dt),
+                                                      ref_contig((const double[]){1, 1, 1}, NB_SHAPE(3), dt), NULL, NULL,
+                                                      NB_REDUCTION_NONE),
+                  dt, NB_SHAPE(3), ((const double[]){log1p(exp(-20.0)), log1p(exp(-5.0)), log1p(exp(-30.0))}), 1e-6, 0);
+        CHECK_REF(nb_binary_cross_entropy(ref_contig((const double[]){1e-6, 0.75}, NB_SHAPE(2), dt),
+                                          ref_contig((const double[]){0, 1}, NB_SHAPE(2), dt), NULL, NB_REDUCTION_NONE),
+                  dt, NB_SHAPE(2), ((const double[]){-log1p(-(double)(float)1e-6), -log(0.75)}), 1e-6, 0);
+    }
     /* BCE at 0 and 1: each log clamped at -100 */
     nb_tensor *p01 = ref_contig((const double[]){0, 1, 0, 1}, NB_SHAPE(4), NB_F64);
     nb_tensor *t01 = ref_contig((const double[]){1, 0, 0, 1}, NB_SHAPE(4), NB_F64);

@@ -121,8 +121,9 @@ static int expanded_get(const char *fn, const nb_tensor *t, nb_dtype c, int nd, 
 }
 
 /* One chunk of per-element losses: writes them to out (when not NULL) and returns their sum. The
- * formulas follow PyTorch's CPU kernels: BCE clamps each log at -100; BCE with logits uses the stable
- * form (1 - t) x + lw (log1p(exp(-|x|)) + max(-x, 0)) with lw = 1 + (pos_weight - 1) t. */
+ * formulas follow PyTorch's CPU kernels: BCE clamps log(x) and log1p(-x) at -100; BCE with logits uses
+ * the stable form (1 - t) x + lw (log1p(exp(-|x|)) + max(-x, 0)) with lw = 1 + (pos_weight - 1) t. f64
+ * runs this with libm; f32 runs ew_chunk_f32_vec below. */
 #define EW_CHUNK_FN(NAME, T, LOG, LOG1P, EXP, FABS)                                                      \
     static double NAME(ew_kind k, const T *x, const T *t, const T *w, const T *pw, T *out, int64_t n) {  \
         double s = 0;                                                                                    \
@@ -132,7 +133,7 @@ static int expanded_get(const char *fn, const nb_tensor *t, nb_dtype c, int nd, 
                 T d = x[i] - t[i];                                                                       \
                 v = d * d;                                                                               \
             } else if (k == EW_BCE) {                                                                    \
-                T lx = LOG(x[i]), l1 = LOG((T)1 - x[i]);                                                 \
+                T lx = LOG(x[i]), l1 = LOG1P(-x[i]);                                                     \
                 lx = lx > (T)-100 ? lx : (T)-100;                                                        \
                 l1 = l1 > (T)-100 ? l1 : (T)-100;                                                        \
                 v = -(t[i] * lx + ((T)1 - t[i]) * l1);                                                   \
@@ -152,6 +153,64 @@ EW_CHUNK_FN(ew_chunk_f64, double, log, log1p, exp, fabs)
 
 enum { EW_CHUNK = 16384 }; /* fixed chunks: partial sums do not depend on the thread count */
 
+/* log1p(v) for n floats from u = 1 + v (rounded) and lu = log(u): Goldberg's correction
+ * log(u) * v / (u - 1) is accurate to a few ulp even where 1 + v rounds (and v itself where u is 1).
+ * Written as selects of non-trapping values so that the loop vectorises. */
+static void log1p_fix_f32(const float *v, const float *u, float *lu, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        bool one = u[i] == 1.0f;
+        float den = one ? 1.0f : u[i] - 1.0f, r = lu[i] * (v[i] / den);
+        lu[i] = one ? v[i] : r;
+    }
+}
+
+static float sum8_f32(const float *v, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += v[i + l];
+    for (; i < n; i++) acc[0] += v[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* The f32 BCE losses with the vector exp / log (libm's scalar expf / log1pf would dominate), in
+ * branch-free passes that vectorise: a, b, c are scratch arrays of n floats; out (or a) gets the
+ * per-element losses. MSE needs no transcendentals and takes the plain loop. */
+static double ew_chunk_f32_vec(ew_kind k, const float *x, const float *t, const float *w, const float *pw, float *out,
+                               int64_t n, float *a, float *b, float *c) {
+    float *v = out ? out : b; /* b is only the result (BCE) or unused (BCE with logits) */
+    if (k == EW_BCE) {
+        nbk_vmath_f32(NBK_VLOG, x, a, n); /* log x */
+        for (int64_t i = 0; i < n; i++) c[i] = 1.0f - x[i];
+        nbk_vmath_f32(NBK_VLOG, c, v, n);
+        for (int64_t i = 0; i < n; i++) { /* v = log1p(-x), as log1p_fix_f32 with v = -x */
+            bool one = c[i] == 1.0f;
+            float den = one ? 1.0f : c[i] - 1.0f, r = v[i] * (-x[i] / den);
+            v[i] = one ? -x[i] : r;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            float lx = a[i] > -100.0f ? a[i] : -100.0f, l1 = v[i] > -100.0f ? v[i] : -100.0f;
+            v[i] = -(t[i] * lx + (1.0f - t[i]) * l1);
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) a[i] = -fabsf(x[i]);
+        nbk_vmath_f32(NBK_VEXP, a, a, n); /* e = exp(-|x|) */
+        for (int64_t i = 0; i < n; i++) c[i] = 1.0f + a[i];
+        nbk_vmath_f32(NBK_VLOG, c, v, n);
+        log1p_fix_f32(a, c, v, n); /* v = log1p(e) */
+        if (pw)
+            for (int64_t i = 0; i < n; i++) {
+                float sp = v[i] + (x[i] < 0 ? -x[i] : 0.0f);
+                v[i] = (1.0f - t[i]) * x[i] + (1.0f + (pw[i] - 1.0f) * t[i]) * sp;
+            }
+        else
+            for (int64_t i = 0; i < n; i++) v[i] = (1.0f - t[i]) * x[i] + v[i] + (x[i] < 0 ? -x[i] : 0.0f);
+    }
+    if (w)
+        for (int64_t i = 0; i < n; i++) v[i] *= w[i];
+    return (double)sum8_f32(v, n);
+}
+
 typedef struct ew_job {
     ew_kind kind;
     nb_dtype c;
@@ -159,11 +218,18 @@ typedef struct ew_job {
     void *out;
     int64_t n;
     double *partial;
+    int rc;
 } ew_job;
 
 static void ew_range(void *ctx, int64_t begin, int64_t end) {
     ew_job *j = ctx;
-    size_t es = nb_dtype_size(j->c);
+    size_t es = nb_dtype_size(j->c), cap = 0;
+    float *scratch = NULL; /* three chunks for the f32 vector path */
+    if (j->c == NB_F32 && j->kind != EW_MSE &&
+        !(scratch = nbc_block_alloc(3 * sizeof(float) * EW_CHUNK, &cap))) {
+        j->rc = NB_ERR_NOMEM;
+        return;
+    }
 #define AT(p, i) ((p) ? (const char *)(p) + (size_t)(i) * es : NULL)
     for (int64_t ch = begin; ch < end; ch++) {
         int64_t i0 = ch * EW_CHUNK, m = j->n - i0 < EW_CHUNK ? j->n - i0 : EW_CHUNK;
@@ -171,10 +237,15 @@ static void ew_range(void *ctx, int64_t begin, int64_t end) {
         if (j->c == NB_F64)
             j->partial[ch] = ew_chunk_f64(j->kind, (const double *)AT(j->x, i0), (const double *)AT(j->t, i0),
                                           (const double *)AT(j->w, i0), (const double *)AT(j->pw, i0), o, m);
+        else if (scratch)
+            j->partial[ch] = ew_chunk_f32_vec(j->kind, (const float *)AT(j->x, i0), (const float *)AT(j->t, i0),
+                                              (const float *)AT(j->w, i0), (const float *)AT(j->pw, i0), o, m, scratch,
+                                              scratch + EW_CHUNK, scratch + 2 * EW_CHUNK);
         else
             j->partial[ch] = ew_chunk_f32(j->kind, (const float *)AT(j->x, i0), (const float *)AT(j->t, i0),
                                           (const float *)AT(j->w, i0), (const float *)AT(j->pw, i0), o, m);
     }
+    if (scratch) nbc_block_free(scratch, cap);
 #undef AT
 }
 
@@ -199,10 +270,14 @@ static int ew_forward_op(int op, nb_tensor *const *in, int n_in, const nb_attrs 
     if (rc == 0) {
         int wi = weight_index(a), pi = pos_weight_index(a);
         ew_job j = {kind_of(op), c, b[0].data, b[1].data, wi >= 0 ? b[wi].data : NULL, pi >= 0 ? b[pi].data : NULL,
-                    none ? ob.data : NULL, n, pb.data};
+                    none ? ob.data : NULL, n, pb.data, 0};
         nbc_parallel_for(nch, 1, ew_range, &j);
+        if (j.rc) rc = nbc_oom(fn);
+    }
+    if (rc == 0) {
+        const double *partial = pb.data;
         double s = 0;
-        for (int64_t ch = 0; ch < nch; ch++) s += j.partial[ch];
+        for (int64_t ch = 0; ch < nch; ch++) s += partial[ch];
         if (none && out->dtype != c) nbk_convert(nbc_ptr(out), out->dtype, ob.data, c, n);
         if (a->ints[0] == NB_REDUCTION_SUM) nbc_store(nbc_ptr(out), out->dtype, 0, s);
         if (a->ints[0] == NB_REDUCTION_MEAN) nbc_store(nbc_ptr(out), out->dtype, 0, n ? s / (double)n : NAN);
