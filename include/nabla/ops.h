@@ -184,7 +184,8 @@ NB_API nb_tensor *nb_triplet_margin_loss(nb_tensor *anchor, nb_tensor *positive,
 /* input where target is 1, max(0, margin [1.0] - input) where it is -1 (both terms elsewhere, as
  * PyTorch); target floating. */
 NB_API nb_tensor *nb_hinge_embedding_loss(nb_tensor *input, nb_tensor *target, double margin, nb_reduction reduction);
-/* log(1 + exp(-target input)), computed stably; target usually +-1. */
+/* log(1 + exp(-target input)), computed stably (PyTorch's log1p(exp(.)) overflows to inf once -target
+ * input passes ~88 in f32); target usually +-1. */
 NB_API nb_tensor *nb_soft_margin_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
 /* Poisson negative log likelihood: exp(input) - target input with log_input [true], else
  * input - target log(input + eps) (eps [1e-8] >= 0); full [false] adds Stirling's approximation
