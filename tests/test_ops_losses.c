@@ -156,6 +156,11 @@ static void test_cross_entropy_kdim_and_half(void) {
                     ce_ref_opts o = {.ce = true, .probs = probs, .w = weighted ? w : NULL, .ls = 0.1,
                                      .use_ig = !probs, .ig = 2, .red = k_reds[red]};
                     ce_check(x, sh->nd, sh->s, t, &o, dt, (ref_layout)((s + red) % REF_LAYOUTS), NB_I64);
+                    if (!probs) { /* nll_loss with the same options, no smoothing */
+                        o.ce = false;
+                        o.ls = 0;
+                        ce_check(x, sh->nd, sh->s, t, &o, dt, (ref_layout)((s + red + 1) % REF_LAYOUTS), NB_I32);
+                    }
                 }
 }
 
@@ -473,6 +478,32 @@ static void test_large_sums(void) {
               ((const double[]){s2}), 1e-5, 0);
 }
 
+/* The fused ops give bitwise the same losses and gradients on 1 and 2 threads (fixed chunks / rows). */
+static void test_thread_determinism(void) {
+    ref_seed(78);
+    int64_t n = 3 * 16384 + 5, N = 300, C = 100;
+    double *x = ref_values(n, NB_F64, -4, 4), *t = ref_values(n, NB_F64, 0, 1), *tc = ref_values(N, NB_I64, 0, 99);
+    double got[2][6];
+    int before = nb_get_num_threads();
+    for (int th = 0; th < 2; th++) {
+        nb_set_num_threads(th + 1);
+        nb_scope_begin();
+        nb_tensor *tx = nb_param(ref_contig(x, NB_SHAPE(n), NB_F32)), *tt = ref_contig(t, NB_SHAPE(n), NB_F32);
+        nb_tensor *lx = nb_param(ref_contig(x, NB_SHAPE(N, C), NB_F32)), *lt = ref_contig(tc, NB_SHAPE(N), NB_I64);
+        nb_tensor *l[3] = {nb_mse_loss(tx, tt, NB_REDUCTION_SUM),
+                           nb_binary_cross_entropy_with_logits(tx, tt, NULL, NULL, NB_REDUCTION_MEAN),
+                           nb_cross_entropy(lx, lt, NULL)};
+        for (int k = 0; k < 3; k++) got[th][k] = nb_item(l[k]);
+        CHECK(nb_backward(nb_add(nb_add(l[0], l[1]), l[2])) == 0);
+        got[th][3] = nb_item(nb_sum(nb_mul(nb_grad(tx), nb_grad(tx)), NULL));
+        got[th][4] = nb_item(nb_sum(nb_mul(nb_grad(lx), nb_grad(lx)), NULL));
+        got[th][5] = nb_item(nb_sum(nb_grad(lx), NULL));
+        nb_scope_end();
+    }
+    nb_set_num_threads(before);
+    for (int k = 0; k < 6; k++) CHECK_MSG(got[0][k] == got[1][k], "value %d: %.17g vs %.17g", k, got[0][k], got[1][k]);
+}
+
 /* ---- ranking and embedding losses ---------------------------------------------------------------- */
 
 static double ref_norm_p(const double *a, const double *b, int64_t D, double p, double eps) {
@@ -663,6 +694,7 @@ int main(void) {
     REF_RUN(test_elementwise_ref);
     REF_RUN(test_kl_batchmean_and_broadcast);
     REF_RUN(test_large_sums);
+    REF_RUN(test_thread_determinism);
     REF_RUN(test_gaussian_var_shapes);
     REF_RUN(test_ranking_ref);
     REF_RUN(test_errors);
