@@ -128,12 +128,13 @@ typedef struct nb_cross_entropy_opts {
 } nb_cross_entropy_opts;
 /* torch.nn.functional.cross_entropy on logits (N, C), (N, C, d1, ...) or (C). The target is either
  * class indices of an integer dtype, (N), (N, d1, ...) or (), or class probabilities of a floating
- * dtype with the input's shape (then ignore_index is not allowed, the mean divides by the number of
- * samples N * d1 * ..., and the target gets a gradient). Class indices give
+ * dtype with the input's shape (then an ignore_index >= 0 is an error as in PyTorch, the mean divides
+ * by the number of samples N * d1 * ..., and the target gets a gradient). Class indices give
  * nll_loss(log_softmax(logits, 1), target); with label smoothing e the loss is
  * (1 - e) * nll + e / C * (weighted sum of -log_softmax over classes, ignored targets zeroed, reduced
  * by the same denominator), exactly as PyTorch. A mean over no (or zero-weight) targets is NaN, as in
- * PyTorch. opts NULL = defaults. */
+ * PyTorch. (N, C) / (C) logits with class indices and no smoothing run as one fused op (forward and
+ * gradient); the other forms as compositions of registry ops. opts NULL = defaults. */
 NB_API nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, const nb_cross_entropy_opts *opts);
 /* torch.nn.functional.nll_loss: -weight[t] * logp[n, t, ...] at integer targets t; mean divides by the
  * sum of weight[t] over non-ignored targets (NaN when there are none). label_smoothing must be 0. */
