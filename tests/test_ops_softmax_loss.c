@@ -188,7 +188,7 @@ static void test_loss_defaults_and_edges(void) {
     CHECK_REF(nb_nll_loss(lp, ti, &o), NB_F64, NB_SHAPE(2), ((const double[]){0, 0}), 0, 0);
     /* unlike PyTorch, -100 is an ordinary (out-of-range) target unless use_ignore_index is set */
     nb_tensor *tm = ref_contig((const double[]){-100, 0}, NB_SHAPE(2), NB_I64);
-    CHECK_NULL_WITH(nb_cross_entropy(lp, tm, NULL), "nb_nll_loss", "-100", "out of range");
+    CHECK_NULL_WITH(nb_cross_entropy(lp, tm, NULL), "nb_cross_entropy", "-100", "out of range");
     CHECK_NULL_WITH(nb_nll_loss(lp, ref_contig((const double[]){3, 0}, NB_SHAPE(2), NB_I64), NULL), "nb_nll_loss", "out of range");
     /* the ignore value may be any integer, and a target equal to it is skipped even if out of range */
     nb_cross_entropy_opts o7 = {.reduction = NB_REDUCTION_SUM, .use_ignore_index = true, .ignore_index = 7};

@@ -114,19 +114,91 @@ NB_API nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
 NB_API nb_tensor *nb_softmax(nb_tensor *x, int dim);
 NB_API nb_tensor *nb_log_softmax(nb_tensor *x, int dim);
 
-typedef enum nb_reduction { NB_REDUCTION_MEAN = 0, NB_REDUCTION_SUM, NB_REDUCTION_NONE } nb_reduction;
+/* How a loss reduces its per-element values: mean (the default, 0), sum, none (the unreduced tensor), and
+ * batchmean (nb_kl_div only: the sum divided by the batch size, input dim 0). */
+typedef enum nb_reduction { NB_REDUCTION_MEAN = 0, NB_REDUCTION_SUM, NB_REDUCTION_NONE, NB_REDUCTION_BATCHMEAN } nb_reduction;
+/* Options of nb_cross_entropy and nb_nll_loss; zero-initialised = PyTorch's defaults except that no
+ * target is ignored unless use_ignore_index is set (PyTorch ignores -100 by default). */
 typedef struct nb_cross_entropy_opts {
-    nb_reduction reduction;   /* default (0) mean over non-ignored targets */
+    nb_reduction reduction;   /* default (0) mean; weighted: divided by the sum of the targets' weights */
     bool use_ignore_index;    /* default false: unlike PyTorch, -100 is not ignored unless asked */
     int64_t ignore_index;
+    nb_tensor *weight;        /* (C) class weights of the input's dtype, or NULL (all 1); never gets a gradient */
+    double label_smoothing;   /* cross_entropy only, in [0, 1]: target mixed with the uniform distribution */
 } nb_cross_entropy_opts;
-/* Cross entropy between logits (N, C) or (N, C, d1, ...) and class indices (N) or (N, d1, ...) of an
- * integer dtype; opts NULL = defaults. Equals nll_loss(log_softmax(logits, 1), target). */
+/* torch.nn.functional.cross_entropy on logits (N, C), (N, C, d1, ...) or (C). The target is either
+ * class indices of an integer dtype, (N), (N, d1, ...) or (), or class probabilities of a floating
+ * dtype with the input's shape (then an ignore_index >= 0 is an error as in PyTorch, the mean divides
+ * by the number of samples N * d1 * ..., and the target gets a gradient). Class indices give
+ * nll_loss(log_softmax(logits, 1), target); with label smoothing e the loss is
+ * (1 - e) * nll + e / C * (weighted sum of -log_softmax over classes, ignored targets zeroed, reduced
+ * by the same denominator), exactly as PyTorch. A mean over no (or zero-weight) targets is NaN, as in
+ * PyTorch. (N, C) / (C) logits with class indices and no smoothing run as one fused op (forward and
+ * gradient); the other forms as compositions of registry ops. opts NULL = defaults. */
 NB_API nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, const nb_cross_entropy_opts *opts);
-/* Negative log likelihood of log-probabilities (N, C[, d...]) at integer targets. */
+/* torch.nn.functional.nll_loss: -weight[t] * logp[n, t, ...] at integer targets t; mean divides by the
+ * sum of weight[t] over non-ignored targets (NaN when there are none). label_smoothing must be 0. */
 NB_API nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *target, const nb_cross_entropy_opts *opts);
 /* One-hot encoding of integer indices in [0, num_classes) as dtype; shape (..., num_classes). */
 NB_API nb_tensor *nb_one_hot(nb_tensor *indices, int64_t num_classes, nb_dtype dtype);
+/* Elementwise and embedding losses (torch.nn.functional names). Every one takes the reduction last
+ * (NB_REDUCTION_MEAN, _SUM or _NONE; _BATCHMEAN only for nb_kl_div); a mean over no elements is NaN as
+ * in PyTorch. Inputs must be floating; numeric options are plain arguments with PyTorch's meaning (its
+ * defaults are given in brackets). Input and target broadcast unless said otherwise. */
+/* (input - target)^2. A fused op; gradients for input and target. */
+NB_API nb_tensor *nb_mse_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
+/* |input - target|. */
+NB_API nb_tensor *nb_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
+/* d = input - target: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta; beta [1.0] >= 0, and 0
+ * gives the L1 loss. */
+NB_API nb_tensor *nb_smooth_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction, double beta);
+/* 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); delta [1.0] > 0. */
+NB_API nb_tensor *nb_huber_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction, double delta);
+/* -weight (t log(x) + (1 - t) log(1 - x)) with each log clamped at -100 as PyTorch. input values must
+ * lie in [0, 1] (checked, naming the first bad value and its flat index); target has input's shape;
+ * weight (or NULL) broadcasts to it and gets no gradient; target gets one. A fused op. */
+NB_API nb_tensor *nb_binary_cross_entropy(nb_tensor *input, nb_tensor *target, nb_tensor *weight,
+                                          nb_reduction reduction);
+/* BCE of sigmoid(input), computed in the stable form (1 - t) x + lw log(1 + exp(-x)) with
+ * lw = 1 + (pos_weight - 1) t. target has input's shape; weight and pos_weight (each NULL or
+ * broadcasting to the input, pos_weight typically (C) for the last dim) get no gradient. A fused op. */
+NB_API nb_tensor *nb_binary_cross_entropy_with_logits(nb_tensor *input, nb_tensor *target, nb_tensor *weight,
+                                                      nb_tensor *pos_weight, nb_reduction reduction);
+/* Kullback-Leibler divergence with input holding log-probabilities: target (log(target) - input),
+ * 0 where target is 0; log_target [false]: target holds log-probabilities, exp(t) (t - input).
+ * NB_REDUCTION_BATCHMEAN divides the sum by input's dim 0 (the mathematically correct KL). */
+NB_API nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction reduction, bool log_target);
+/* max(0, -target (x1 - x2) + margin [0]); x1, x2 and target (usually +-1) have the same number of
+ * dims and broadcast. */
+NB_API nb_tensor *nb_margin_ranking_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *target, double margin,
+                                         nb_reduction reduction);
+/* x1, x2 (N, D) or (D); target (N) or 0-d of +-1 (any dtype): 1 - cos(x1, x2) where target is 1,
+ * max(0, cos - margin [0]) where it is -1, 0 elsewhere (cos guarded by 1e-12 on the squared norms, as
+ * PyTorch; f16 / bf16 computed in f32, where PyTorch's guard underflows). */
+NB_API nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *target, double margin,
+                                           nb_reduction reduction);
+/* anchor, positive, negative all (N, D) or all (D): max(0, d(a, p) - d(a, n) + margin [1.0]) with
+ * d(x, y) = ||x - y + eps||_p over the last dim (p [2] > 0, eps [1e-6] >= 0); swap [false] uses
+ * min(d(a, n), d(p, n)) for the negative distance. */
+NB_API nb_tensor *nb_triplet_margin_loss(nb_tensor *anchor, nb_tensor *positive, nb_tensor *negative, double margin,
+                                         double p, double eps, bool swap, nb_reduction reduction);
+/* input where target is 1, max(0, margin [1.0] - input) where it is -1 (both terms elsewhere, as
+ * PyTorch); target floating. */
+NB_API nb_tensor *nb_hinge_embedding_loss(nb_tensor *input, nb_tensor *target, double margin, nb_reduction reduction);
+/* log(1 + exp(-target input)), computed stably (PyTorch's log1p(exp(.)) overflows to inf once -target
+ * input passes ~88 in f32); target usually +-1. */
+NB_API nb_tensor *nb_soft_margin_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
+/* Poisson negative log likelihood: exp(input) - target input with log_input [true], else
+ * input - target log(input + eps) (eps [1e-8] >= 0); full [false] adds Stirling's approximation
+ * t log t - t + 0.5 log(2 pi t) where target > 1. */
+NB_API nb_tensor *nb_poisson_nll_loss(nb_tensor *input, nb_tensor *target, bool log_input, bool full, double eps,
+                                      nb_reduction reduction);
+/* Gaussian negative log likelihood 0.5 (log v + (input - target)^2 / v) with v = max(var, eps) (eps
+ * [1e-6]; the clamp passes gradients through as PyTorch's no_grad clamp does); full [false] adds
+ * 0.5 log(2 pi). var has input's shape, or it without the last dim, or with a last dim of 1; negative
+ * entries are an error (naming the first). var gets a gradient. */
+NB_API nb_tensor *nb_gaussian_nll_loss(nb_tensor *input, nb_tensor *target, nb_tensor *var, bool full, double eps,
+                                       nb_reduction reduction);
 /* (end of the losses section) */
 
 /* ---- convolution and pooling (NCHW) ------------------------------------------------------------- */
