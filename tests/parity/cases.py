@@ -58,7 +58,8 @@ class PoolOpts(C.Structure):
 
 
 class CrossEntropyOpts(C.Structure):
-    _fields_ = [("reduction", C.c_int), ("use_ignore_index", C.c_bool), ("ignore_index", C.c_int64)]
+    _fields_ = [("reduction", C.c_int), ("use_ignore_index", C.c_bool), ("ignore_index", C.c_int64),
+                ("weight", C.c_void_p), ("label_smoothing", C.c_double)]
 
 
 def keep(*objs):
@@ -374,3 +375,89 @@ add("cosine_similarity", "[7, 17] [1, 17] dim 1", shapes_in((7, 17), (1, 17)), l
 add("pairwise_distance", "[7, 17] p 3", shapes_in((7, 17), (7, 17)), lambda a, b: F.pairwise_distance(a, b, 3.0, 1e-6),
     lambda nb, a, b: nb.call("pairwise_distance", a, b, 3.0, 1e-6, False), grad=(0, 1))
 INTERNAL |= {"layer_norm_backward", "embedding_backward"}
+
+# ---- losses -----------------------------------------------------------------------------------------
+MEAN, SUM, NONE, BATCHMEAN = 0, 1, 2, 3
+RED = {MEAN: "mean", SUM: "sum", NONE: "none", BATCHMEAN: "batchmean"}
+
+
+def ce_full(rng, dt):
+    return [rng.standard_normal((17, 10)).astype(fdt(dt)), rng.integers(0, 10, 17).astype(np.int64),
+            (rng.random(10) + 0.5).astype(fdt(dt))]
+
+
+def nb_ce_full(nb, x, t, w):
+    o = CrossEntropyOpts(reduction=MEAN, use_ignore_index=True, ignore_index=4, weight=w.value, label_smoothing=0.1)
+    return nb.call("cross_entropy", x, t, keep(o))
+
+
+add("cross_entropy", "[17, 10] weights, ignore_index 4, smoothing 0.1", ce_full,
+    lambda x, t, w: F.cross_entropy(x, t, w, ignore_index=4, label_smoothing=0.1), nb_ce_full)
+
+
+def ce_prob(rng, dt):
+    x = rng.standard_normal((7, 5, 3)).astype(fdt(dt))
+    p = rng.random((7, 5, 3))
+    return [x, (p / p.sum(1, keepdims=True)).astype(fdt(dt))]
+
+
+add("cross_entropy", "[7, 5, 3] probability targets, sum", ce_prob, lambda x, t: F.cross_entropy(x, t, reduction="sum"),
+    lambda nb, x, t: nb.call("cross_entropy", x, t, keep(CrossEntropyOpts(reduction=SUM))), grad=(0, 1))
+
+
+def pair(shape, lo=None):
+    def make(rng, dt):
+        a = rng.standard_normal(shape)
+        b = rng.standard_normal(shape)
+        if lo == "prob":
+            a = rng.random(shape) * 0.9 + 0.05
+            b = rng.random(shape)
+        return [a.astype(fdt(dt)), b.astype(fdt(dt))]
+    return make
+
+
+for name, tfn, extra in [("mse_loss", F.mse_loss, ()), ("l1_loss", F.l1_loss, ()),
+                         ("smooth_l1_loss", lambda a, b, reduction: F.smooth_l1_loss(a, b, reduction=reduction, beta=0.5), (0.5,)),
+                         ("huber_loss", lambda a, b, reduction: F.huber_loss(a, b, reduction=reduction, delta=0.7), (0.7,)),
+                         ("soft_margin_loss", F.soft_margin_loss, ())]:
+    for red in (MEAN, NONE):
+        add(name, f"[7, 17] {RED[red]}", pair((7, 17)), (lambda f, r: lambda a, b: f(a, b, reduction=RED[r]))(tfn, red),
+            (lambda n, r, e: lambda nb, a, b: nb.call(n, a, b, C.c_int(r), *e))(name, red, extra),
+            grad=(0, 1) if name != "soft_margin_loss" else (0,))
+add("binary_cross_entropy", "[7, 17] weight [17], sum", lambda rng, dt: pair((7, 17), "prob")(rng, dt) + [(rng.random(17) + 0.5).astype(fdt(dt))],
+    lambda a, b, w: F.binary_cross_entropy(a, b, w, reduction="sum"),
+    lambda nb, a, b, w: nb.call("binary_cross_entropy", a, b, w, C.c_int(SUM)), grad=(0, 1))
+add("binary_cross_entropy_with_logits", "[7, 17] weight, pos_weight [17]",
+    lambda rng, dt: [rng.standard_normal((7, 17)).astype(fdt(dt)), rng.random((7, 17)).astype(fdt(dt)),
+                     (rng.random(17) + 0.5).astype(fdt(dt)), (rng.random(17) + 0.5).astype(fdt(dt))],
+    lambda a, b, w, pw: F.binary_cross_entropy_with_logits(a, b, w, pos_weight=pw),
+    lambda nb, a, b, w, pw: nb.call("binary_cross_entropy_with_logits", a, b, w, pw, C.c_int(MEAN)), grad=(0, 1))
+add("kl_div", "[7, 17] batchmean, log_target", pair((7, 17)), lambda a, b: F.kl_div(a, b, reduction="batchmean", log_target=True),
+    lambda nb, a, b: nb.call("kl_div", a, b, C.c_int(BATCHMEAN), True), grad=(0, 1))
+add("kl_div", "[7, 17] sum, probability target", pair((7, 17), "prob"), lambda a, b: F.kl_div(a, b, reduction="sum"),
+    lambda nb, a, b: nb.call("kl_div", a, b, C.c_int(SUM), False), grad=(0, 1))
+
+
+def signs(n):
+    return lambda rng, dt: (rng.integers(0, 2, n) * 2 - 1).astype(fdt(dt))
+
+
+add("margin_ranking_loss", "[17] margin 0.3", lambda rng, dt: pair((17,))(rng, dt) + [signs(17)(rng, dt)],
+    lambda a, b, y: F.margin_ranking_loss(a, b, y, 0.3), lambda nb, a, b, y: nb.call("margin_ranking_loss", a, b, y, 0.3, C.c_int(MEAN)),
+    grad=(0, 1))
+add("cosine_embedding_loss", "[7, 17] margin 0.2", lambda rng, dt: pair((7, 17))(rng, dt) + [signs(7)(rng, dt)],
+    lambda a, b, y: F.cosine_embedding_loss(a, b, y, 0.2),
+    lambda nb, a, b, y: nb.call("cosine_embedding_loss", a, b, y, 0.2, C.c_int(MEAN)), grad=(0, 1))
+add("triplet_margin_loss", "[7, 17] p 2 swap", shapes_in((7, 17), (7, 17), (7, 17)),
+    lambda a, p, n: F.triplet_margin_loss(a, p, n, 1.0, 2.0, 1e-6, True),
+    lambda nb, a, p, n: nb.call("triplet_margin_loss", a, p, n, 1.0, 2.0, 1e-6, True, C.c_int(MEAN)), grad=(0, 1, 2))
+add("hinge_embedding_loss", "[7, 17] margin 1", lambda rng, dt: [rng.standard_normal((7, 17)).astype(fdt(dt)), signs((7, 17))(rng, dt)],
+    lambda x, y: F.hinge_embedding_loss(x, y, 1.0), lambda nb, x, y: nb.call("hinge_embedding_loss", x, y, 1.0, C.c_int(MEAN)))
+add("poisson_nll_loss", "[7, 17] log_input, full", lambda rng, dt: [rng.standard_normal((7, 17)).astype(fdt(dt)),
+                                                                    rng.integers(0, 5, (7, 17)).astype(fdt(dt))],
+    lambda x, y: F.poisson_nll_loss(x, y, True, True), lambda nb, x, y: nb.call("poisson_nll_loss", x, y, True, True, 1e-8, C.c_int(MEAN)),
+    grad=(0,))
+add("gaussian_nll_loss", "[7, 17] var [7, 1], full", lambda rng, dt: pair((7, 17))(rng, dt) + [(rng.random((7, 1)) + 0.5).astype(fdt(dt))],
+    lambda x, y, v: F.gaussian_nll_loss(x, y, v, True, 1e-6), lambda nb, x, y, v: nb.call("gaussian_nll_loss", x, y, v, True, 1e-6, C.c_int(MEAN)),
+    grad=(0, 1, 2))
+INTERNAL |= {"cross_entropy_backward"}
