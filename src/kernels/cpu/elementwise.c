@@ -7,6 +7,7 @@
 #include "ew_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 /* ---- unary ------------------------------------------------------------------------------------- */
 
@@ -80,6 +81,118 @@ void nbk_unary_run(nbk_unary op, nb_dtype t, const void *x, void *y, int64_t n) 
     /* transcendental ops cost ~10-20x a simple op: split them sooner */
     int64_t grain = (op == NBK_NEG || op == NBK_ABS || op == NBK_RELU || op == NBK_SIGN) ? 65536 : 8192;
     nbc_parallel_for(n, grain, unary_chunk, &j);
+}
+
+/* ---- unary long tail (nbk_pw1) ------------------------------------------------------------------ */
+
+#define BOOL_LOOP(T, EXPR)                                                                         \
+    do {                                                                                           \
+        const T *restrict X = x;                                                                   \
+        uint8_t *restrict Y = y;                                                                   \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = X[i];                                                                            \
+            Y[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* Each formula is the one PyTorch's CPU kernels use, except where a more accurate equivalent exists
+ * (gelu through erfc: no cancellation in the negative tail; elu through expm1). Comparisons are
+ * written so that NaN inputs give NaN (x < lo is false for NaN). */
+#define PW1_FLOAT(T, SUF)                                                                          \
+    static void pw1_##SUF(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) {        \
+        const T p0 = (T)p[0], p1 = (T)p[1], p2 = (T)p[2];                                          \
+        const T kbeta = (T)(M_SQRT2 * M_2_SQRTPI * 0.5), kkappa = (T)0.044715;                     \
+        switch (op) {                                                                              \
+        case NBK_LOG1P: UNARY_LOOP(T, log1p##SUF(v)); break;                                       \
+        case NBK_EXPM1: UNARY_LOOP(T, expm1##SUF(v)); break;                                       \
+        case NBK_SQUARE: UNARY_LOOP(T, v * v); break;                                              \
+        case NBK_RECIPROCAL: UNARY_LOOP(T, (T)1 / v); break;                                       \
+        case NBK_RSQRT: UNARY_LOOP(T, (T)1 / sqrt##SUF(v)); break;                                 \
+        case NBK_SIN: UNARY_LOOP(T, sin##SUF(v)); break;                                           \
+        case NBK_COS: UNARY_LOOP(T, cos##SUF(v)); break;                                           \
+        case NBK_ERF: UNARY_LOOP(T, erf##SUF(v)); break;                                           \
+        case NBK_LEAKY_RELU: UNARY_LOOP(T, v > 0 ? v : v * p0); break;                             \
+        case NBK_ELU: UNARY_LOOP(T, v > 0 ? v * p1 : expm1##SUF(v * p2) * (p0 * p1)); break;       \
+        case NBK_GELU: UNARY_LOOP(T, (T)0.5 * v * erfc##SUF(-v * (T)M_SQRT1_2)); break;            \
+        case NBK_GELU_TANH:                                                                        \
+            UNARY_LOOP(T, (T)0.5 * v * ((T)1 + tanh##SUF(kbeta * (v + kkappa * v * v * v))));      \
+            break;                                                                                 \
+        case NBK_SILU: UNARY_LOOP(T, v / ((T)1 + exp##SUF(-v))); break;                            \
+        case NBK_MISH: UNARY_LOOP(T, v * tanh##SUF(log1p##SUF(exp##SUF(v)))); break;               \
+        case NBK_SOFTPLUS: UNARY_LOOP(T, v * p0 > p1 ? v : log1p##SUF(exp##SUF(v * p0)) / p0); break; \
+        case NBK_HARDTANH:                                                                         \
+        case NBK_CLAMP: UNARY_LOOP(T, clamp_##SUF(v, p0, p1)); break;                              \
+        case NBK_HARDSWISH: UNARY_LOOP(T, v * clamp_##SUF(v + (T)3, 0, 6) / (T)6); break;          \
+        case NBK_HARDSIGMOID: UNARY_LOOP(T, clamp_##SUF(v + (T)3, 0, 6) / (T)6); break;            \
+        case NBK_FLOOR: UNARY_LOOP(T, floor##SUF(v)); break;                                       \
+        case NBK_CEIL: UNARY_LOOP(T, ceil##SUF(v)); break;                                         \
+        case NBK_ROUND: UNARY_LOOP(T, rint##SUF(v)); break; /* half to even in the default mode */ \
+        case NBK_TRUNC: UNARY_LOOP(T, trunc##SUF(v)); break;                                       \
+        case NBK_NAN_TO_NUM:                                                                       \
+            UNARY_LOOP(T, v != v ? p0 : v == (T)INFINITY ? p1 : v == -(T)INFINITY ? p2 : v);       \
+            break;                                                                                 \
+        case NBK_ISNAN: BOOL_LOOP(T, v != v); break;                                               \
+        case NBK_ISINF: BOOL_LOOP(T, v == (T)INFINITY || v == -(T)INFINITY); break;               \
+        case NBK_ISFINITE: BOOL_LOOP(T, v - v == 0); break; /* inf - inf and NaN - NaN are NaN */ \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+
+static inline float clamp_f(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+static inline double clamp_(double v, double lo, double hi) {
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+PW1_FLOAT(float, f)
+PW1_FLOAT(double, )
+
+/* A double bound as an i64 bound (saturating; absent bounds arrive as +-inf). */
+static int64_t i64_bound(double v) {
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    return (int64_t)v;
+}
+
+static void pw1_i64(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) {
+    if (op == NBK_SQUARE) {
+        UNARY_LOOP(int64_t, (int64_t)((uint64_t)v * (uint64_t)v)); /* wraps, as PyTorch */
+    } else if (op == NBK_CLAMP) {
+        int64_t lo = i64_bound(p[0]), hi = i64_bound(p[1]);
+        UNARY_LOOP(int64_t, (v < lo ? lo : v) > hi ? hi : (v < lo ? lo : v));
+    }
+}
+
+typedef struct pw1_job {
+    nbk_pw1 op;
+    nb_dtype t;
+    const char *x;
+    char *y;
+    const double *p;
+} pw1_job;
+
+static void pw1_chunk(void *ctx, int64_t b, int64_t e) {
+    const pw1_job *j = ctx;
+    size_t z = nb_dtype_size(j->t);
+    bool to_bool = j->op == NBK_ISNAN || j->op == NBK_ISINF || j->op == NBK_ISFINITE;
+    const void *x = j->x + (size_t)b * z;
+    void *y = j->y + (size_t)b * (to_bool ? 1 : z);
+    if (j->t == NB_F32) pw1_f(j->op, x, y, e - b, j->p);
+    else if (j->t == NB_F64) pw1_(j->op, x, y, e - b, j->p);
+    else pw1_i64(j->op, x, y, e - b, j->p);
+}
+
+void nbk_pw1_run(nbk_pw1 op, nb_dtype t, const void *x, void *y, int64_t n, const double *p) {
+    static const double none[3] = {0, 0, 0};
+    pw1_job j = {op, t, x, y, p ? p : none};
+    bool cheap = op == NBK_SQUARE || op == NBK_RECIPROCAL || op == NBK_LEAKY_RELU || op == NBK_HARDTANH ||
+                 op == NBK_CLAMP || op == NBK_HARDSWISH || op == NBK_HARDSIGMOID || op == NBK_FLOOR ||
+                 op == NBK_CEIL || op == NBK_ROUND || op == NBK_TRUNC || op == NBK_NAN_TO_NUM ||
+                 op == NBK_ISNAN || op == NBK_ISINF || op == NBK_ISFINITE;
+    nbc_parallel_for(n, cheap ? 65536 : 8192, pw1_chunk, &j);
 }
 
 /* ---- binary ------------------------------------------------------------------------------------ */
@@ -168,6 +281,95 @@ static void bin_i64(nbk_binary op, void *o, const void *a, int64_t as, const voi
     }
 }
 
+/* ---- binary and ternary long tail (nbk_pw2, nbk_pw3) --------------------------------------------- */
+
+static inline float rem_f(float x, float y) { /* Python's %: the result takes the divisor's sign */
+    float m = fmodf(x, y);
+    return (m != 0 && ((y < 0) != (m < 0))) ? m + y : m;
+}
+static inline double rem_(double x, double y) {
+    double m = fmod(x, y);
+    return (m != 0 && ((y < 0) != (m < 0))) ? m + y : m;
+}
+static inline int64_t ifmod(int64_t x, int64_t y) { return y == -1 ? 0 : x % y; } /* INT64_MIN % -1 traps */
+static inline int64_t irem(int64_t x, int64_t y) {
+    int64_t m = ifmod(x, y);
+    return (m != 0 && ((y < 0) != (m < 0))) ? m + y : m;
+}
+
+#define PW2_FLOAT(T, SUF)                                                                          \
+    static void pw2_##SUF(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) { \
+        switch (op) {                                                                              \
+        case NBK_ATAN2: BIN_RUN(T, T, atan2##SUF(x, y)); break;                                    \
+        case NBK_FMOD: BIN_RUN(T, T, fmod##SUF(x, y)); break;                                      \
+        case NBK_REMAINDER: BIN_RUN(T, T, rem_##SUF(x, y)); break;                                 \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+PW2_FLOAT(float, f)
+PW2_FLOAT(double, )
+
+/* Returns 1 if a zero divisor was met (its elements get 0). */
+static int pw2_i64(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) {
+    int zd = 0;
+    switch (op) {
+    case NBK_FMOD: BIN_RUN(int64_t, int64_t, y == 0 ? (zd = 1, 0) : ifmod(x, y)); break;
+    case NBK_REMAINDER: BIN_RUN(int64_t, int64_t, y == 0 ? (zd = 1, 0) : irem(x, y)); break;
+    case NBK_BAND: BIN_RUN(int64_t, int64_t, x & y); break;
+    case NBK_BOR: BIN_RUN(int64_t, int64_t, x | y); break;
+    case NBK_BXOR: BIN_RUN(int64_t, int64_t, x ^ y); break;
+    default: break;
+    }
+    return zd;
+}
+
+static void pw2_bool(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) {
+    switch (op) { /* operands are 0 / 1 */
+    case NBK_LAND: BIN_RUN(uint8_t, uint8_t, x & y); break;
+    case NBK_LOR: BIN_RUN(uint8_t, uint8_t, x | y); break;
+    case NBK_LXOR: BIN_RUN(uint8_t, uint8_t, x ^ y); break;
+    default: break;
+    }
+}
+
+#define TER_RUN(T, EXPR)                                                                           \
+    do {                                                                                           \
+        const T *restrict A = a;                                                                   \
+        const T *restrict B = b;                                                                   \
+        const T *restrict C = c;                                                                   \
+        T *restrict O = o;                                                                         \
+        if (as == 1 && bs == 1 && cs == 1) {                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = A[i], y = B[i], z = C[i];                                                    \
+                O[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = A[i * as], y = B[i * bs], z = C[i * cs];                                     \
+                O[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* lerp as PyTorch computes it: from the nearer end, so lerp(a, b, 1) is exactly b. */
+#define PW3_FLOAT(T, SUF)                                                                          \
+    static void pw3_##SUF(nbk_pw3 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, const void *c, \
+                          int64_t cs, double p, int64_t n) {                                       \
+        const T pv = (T)p;                                                                         \
+        if (op == NBK_LERP)                                                                        \
+            TER_RUN(T, fabs##SUF(z) < (T)0.5 ? x + z * (y - x) : y - (y - x) * ((T)1 - z));        \
+        else                                                                                       \
+            TER_RUN(T, x + pv * y * z);                                                            \
+    }
+PW3_FLOAT(float, f)
+PW3_FLOAT(double, )
+
+static void pw3_i64(nbk_pw3 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, const void *c,
+                    int64_t cs, double p, int64_t n) {
+    const uint64_t pv = (uint64_t)(int64_t)p;
+    if (op == NBK_ADDCMUL) TER_RUN(int64_t, (int64_t)((uint64_t)x + pv * (uint64_t)y * (uint64_t)z));
+}
+
 /* Collapse dims for up to three operands that share a shape (out is contiguous). */
 static int collapse3(int ndim, const int64_t *shape, const int64_t *s0, const int64_t *s1, const int64_t *s2,
                      int64_t *cs, int64_t *c0, int64_t *c1, int64_t *c2) {
@@ -203,8 +405,12 @@ static int collapse3(int ndim, const int64_t *shape, const int64_t *s0, const in
 }
 
 typedef struct nd_job {
-    int kind; /* 0 binary, 1 where */
+    int kind; /* 0 binary, 1 where, 2 nbk_pw2, 3 nbk_pw3 (third operand in p[2]) */
     nbk_binary op;
+    int pw;          /* nbk_pw2 / nbk_pw3 */
+    double param;    /* addcmul's value */
+    int64_t work;    /* elements per parallel task (0: by op) */
+    atomic_int zero_div;
     nb_dtype t;
     char *out;
     const char *p[3];
@@ -227,8 +433,17 @@ static void where_run(size_t z, char *o, const uint8_t *c, int64_t cs, const cha
 #undef WHERE_T
 }
 
+static void nd_pw2(nd_job *j, char *o, const char *a, const char *b, int64_t inner) {
+    int last = j->ndim - 1;
+    int64_t as = j->st[0][last], bs = j->st[1][last];
+    if (j->t == NB_F32) pw2_f(j->pw, o, a, as, b, bs, inner);
+    else if (j->t == NB_F64) pw2_(j->pw, o, a, as, b, bs, inner);
+    else if (j->t == NB_BOOL) pw2_bool(j->pw, o, a, as, b, bs, inner);
+    else if (pw2_i64(j->pw, o, a, as, b, bs, inner)) atomic_store_explicit(&j->zero_div, 1, memory_order_relaxed);
+}
+
 static void nd_rows(void *ctx, int64_t begin, int64_t end) {
-    const nd_job *j = ctx;
+    nd_job *j = ctx;
     int last = j->ndim - 1;
     int64_t inner = j->shape[last];
     for (int64_t r = begin; r < end; r++) {
@@ -244,6 +459,14 @@ static void nd_rows(void *ctx, int64_t begin, int64_t end) {
         if (j->kind == 1) {
             const char *c = j->p[2] + (size_t)off[2] * j->psize[2];
             where_run(j->osize, o, (const uint8_t *)c, j->st[2][last], a, j->st[0][last], b, j->st[1][last], inner);
+        } else if (j->kind == 2) {
+            nd_pw2(j, o, a, b, inner);
+        } else if (j->kind == 3) {
+            const char *c = j->p[2] + (size_t)off[2] * j->psize[2];
+            int64_t as = j->st[0][last], bs = j->st[1][last], cs = j->st[2][last];
+            if (j->t == NB_F32) pw3_f(j->pw, o, a, as, b, bs, c, cs, j->param, inner);
+            else if (j->t == NB_F64) pw3_(j->pw, o, a, as, b, bs, c, cs, j->param, inner);
+            else pw3_i64(j->pw, o, a, as, b, bs, c, cs, j->param, inner);
         } else if (j->t == NB_F32) {
             const nbk_ew_arch *ar = nbk_ew_get();
             if (!ar || !ar->binary(j->op, o, (const float *)a, j->st[0][last], (const float *)b, j->st[1][last], inner))
@@ -263,7 +486,7 @@ static void nd_launch(nd_job *j, int ndim, const int64_t *shape, const int64_t *
     int64_t rows = 1;
     for (int d = 0; d < j->ndim - 1; d++) rows *= j->shape[d];
     int64_t inner = j->shape[j->ndim - 1];
-    int64_t work = j->op == NBK_POW ? 4096 : 32768;
+    int64_t work = j->work ? j->work : j->op == NBK_POW ? 4096 : 32768;
     nbc_parallel_for(rows, inner >= work ? 1 : work / inner, nd_rows, j);
 }
 
@@ -291,4 +514,25 @@ void nbk_where_run(nb_dtype t, void *out, const uint8_t *cond, const int64_t *sc
         return;
     }
     nd_launch(&j, ndim, shape, sa, sb, sc);
+}
+
+int nbk_pw2_run(nbk_pw2 op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                const int64_t *sb, int ndim, const int64_t *shape) {
+    nd_job j = {.kind = 2, .pw = op, .t = t, .out = out, .p = {a, b, NULL}};
+    atomic_init(&j.zero_div, 0);
+    j.psize[0] = j.psize[1] = j.osize = nb_dtype_size(t);
+    j.work = op <= NBK_REMAINDER && t != NB_I64 ? 4096 : 32768; /* atan2, fmod: ~20x an add */
+    static const int64_t one[1] = {1}, zero[1] = {0};
+    if (ndim == 0) nd_launch(&j, 1, one, zero, zero, NULL);
+    else nd_launch(&j, ndim, shape, sa, sb, NULL);
+    return atomic_load(&j.zero_div);
+}
+
+void nbk_pw3_run(nbk_pw3 op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                 const int64_t *sb, const void *c, const int64_t *sc, double p, int ndim, const int64_t *shape) {
+    nd_job j = {.kind = 3, .pw = op, .t = t, .out = out, .p = {a, b, c}, .param = p};
+    j.psize[0] = j.psize[1] = j.psize[2] = j.osize = nb_dtype_size(t);
+    static const int64_t one[1] = {1}, zero[1] = {0};
+    if (ndim == 0) nd_launch(&j, 1, one, zero, zero, zero);
+    else nd_launch(&j, ndim, shape, sa, sb, sc);
 }
