@@ -275,11 +275,20 @@ nb_tensor *nb_leaky_relu(nb_tensor *x, double negative_slope) {
 static nb_tensor *elu_full(nb_tensor *x, double alpha, double scale, double input_scale) {
     return apply(NBO_elu, x, &(nb_attrs){.f0 = alpha, .f1 = scale, .f2 = input_scale});
 }
+/* Composites check their input themselves so that errors name the function the user called. */
+static bool float_arg(const char *fn, nb_tensor *x) {
+    if (!x) return nbc_null_arg(fn, 1), false;
+    if (!nb_dtype_is_float(x->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: argument #1 (%s) must be a floating-point tensor", fn, nbc_desc(x)), false;
+    return true;
+}
 nb_tensor *nb_elu(nb_tensor *x, double alpha) { return elu_full(x, alpha, 1, 1); }
 nb_tensor *nb_selu(nb_tensor *x) {
+    if (!float_arg("nb_selu", x)) return NULL;
     return elu_full(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1);
 }
 nb_tensor *nb_celu(nb_tensor *x, double alpha) {
+    if (!float_arg("nb_celu", x)) return NULL;
     if (alpha == 0) return nbc_error(NB_ERR_ARG, "nb_celu: alpha must not be 0 (it divides x)"), NULL;
     return elu_full(x, alpha, 1, 1 / alpha);
 }
@@ -294,7 +303,7 @@ nb_tensor *nb_softplus(nb_tensor *x, double beta, double threshold) {
 nb_tensor *nb_hardtanh(nb_tensor *x, double min_val, double max_val) {
     return apply(NBO_hardtanh, x, &(nb_attrs){.f0 = min_val, .f1 = max_val});
 }
-nb_tensor *nb_relu6(nb_tensor *x) { return nb_hardtanh(x, 0, 6); }
+nb_tensor *nb_relu6(nb_tensor *x) { return float_arg("nb_relu6", x) ? nb_hardtanh(x, 0, 6) : NULL; }
 nb_tensor *nb_hardswish(nb_tensor *x) { return apply(NBO_hardswish, x, NULL); }
 nb_tensor *nb_hardsigmoid(nb_tensor *x) { return apply(NBO_hardsigmoid, x, NULL); }
 nb_tensor *nb_floor(nb_tensor *x) { return apply(NBO_floor, x, NULL); }

@@ -119,7 +119,7 @@ void nbk_unary_run(nbk_unary op, nb_dtype t, const void *x, void *y, int64_t n) 
             break;                                                                                 \
         case NBK_SILU: UNARY_LOOP(T, v / ((T)1 + exp##SUF(-v))); break;                            \
         case NBK_MISH: UNARY_LOOP(T, v * tanh##SUF(log1p##SUF(exp##SUF(v)))); break;               \
-        case NBK_SOFTPLUS: UNARY_LOOP(T, v * p0 > p1 ? v : log1p##SUF(exp##SUF(v * p0)) / p0); break; \
+        case NBK_SOFTPLUS: UNARY_LOOP(T, v * p0 > p1 ? v : softplus_##SUF(v * p0) / p0); break;    \
         case NBK_HARDTANH:                                                                         \
         case NBK_CLAMP: UNARY_LOOP(T, clamp_##SUF(v, p0, p1)); break;                              \
         case NBK_HARDSWISH: UNARY_LOOP(T, v * clamp_##SUF(v + (T)3, 0, 6) / (T)6); break;          \
@@ -138,6 +138,10 @@ void nbk_unary_run(nbk_unary op, nb_dtype t, const void *x, void *y, int64_t n) 
         }                                                                                          \
     }
 
+/* log(1 + e^z) as max(z, 0) + log1p(e^-|z|): no overflow for large z (a threshold above 88 in f32
+ * would otherwise give inf), same accuracy elsewhere. */
+static inline float softplus_f(float z) { return (z > 0 ? z : 0) + log1pf(expf(-fabsf(z))); }
+static inline double softplus_(double z) { return (z > 0 ? z : 0) + log1p(exp(-fabs(z))); }
 static inline float clamp_f(float v, float lo, float hi) {
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
@@ -324,10 +328,13 @@ static int pw2_i64(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b
 }
 
 static void pw2_bool(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) {
-    switch (op) { /* operands are 0 / 1 */
-    case NBK_LAND: BIN_RUN(uint8_t, uint8_t, x & y); break;
-    case NBK_LOR: BIN_RUN(uint8_t, uint8_t, x | y); break;
-    case NBK_LXOR: BIN_RUN(uint8_t, uint8_t, x ^ y); break;
+    switch (op) { /* operands are 0 / 1: bitwise and logical agree */
+    case NBK_LAND:
+    case NBK_BAND: BIN_RUN(uint8_t, uint8_t, x & y); break;
+    case NBK_LOR:
+    case NBK_BOR: BIN_RUN(uint8_t, uint8_t, x | y); break;
+    case NBK_LXOR:
+    case NBK_BXOR: BIN_RUN(uint8_t, uint8_t, x ^ y); break;
     default: break;
     }
 }
