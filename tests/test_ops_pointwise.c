@@ -286,6 +286,60 @@ static void test_unary_special(void) {
     CHECK_REF(nb_softplus(nb_to(big, NB_F32), 1, 1000), NB_F32, NB_SHAPE(2), ((const double[]){100, 800}), 1e-7, 0);
 }
 
+/* f32 accuracy against f64 over a dense sweep (every 1/4096 in [-20, 20]), in ULP of the f32 result
+ * (subnormal results: ULP of 2^-149). The f32 kernels run the vector math of vmath.c; the bounds are
+ * the measured maxima rounded up. gelu's tanh form is ill-conditioned for x << 0 (its value is
+ * x sigmoid(2u) with u ~ x^3: a rounding of u is amplified |2u| times), so its bound grows with |2u|. */
+static double ulp_f32(double r) {
+    r = fabs(r);
+    if (r < FLT_MIN) return ldexp(1, -149);
+    int e;
+    frexp(r, &e);
+    return ldexp(1, e - 24);
+}
+static double r_gelu_tanh_exact(double x) { return x / (1 + exp(-2 * sqrt(2 / PW_PI) * (x + 0.044715 * x * x * x))); }
+static double r_gelu_erfc(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double r_softplus1(double x) { return x > 20 ? x : log1p(exp(x)); }
+static double r_elu1(double x) { return x > 0 ? x : expm1(x); }
+static double r_selu_exact(double x) { return SELU_S * (x > 0 ? x : SELU_A * expm1(x)); }
+static nb_tensor *softplus1(nb_tensor *x) { return nb_softplus(x, 1, 20); }
+static nb_tensor *elu1(nb_tensor *x) { return nb_elu(x, 1); }
+
+static void test_f32_accuracy(void) {
+    enum { N = 40 * 4096 + 1 };
+    float *xs = malloc(sizeof(float) * N), *ys = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) xs[i] = -20 + (float)i / 4096.0f;
+    nb_tensor *x = nb_from_data(xs, NB_SHAPE(N), NB_F32);
+    static const struct {
+        const char *name;
+        unary_fn fn;
+        double (*ref)(double);
+        double bound, lo;
+    } k[] = {
+        {"gelu", gelu_n, r_gelu_erfc, 7.5, -20},   {"gelu tanh", gelu_t, r_gelu_tanh_exact, 3, -20},
+        {"silu", nb_silu, r_silu, 3, -20},          {"mish", nb_mish, r_mish, 4.5, -20},
+        {"softplus", softplus1, r_softplus1, 3, -20}, {"elu", elu1, r_elu1, 2, -20},
+        {"selu", nb_selu, r_selu_exact, 3, -20},    {"erf", nb_erf, erf, 1.5, -20},
+        {"log1p", nb_log1p, log1p, 1, -0.99},       {"expm1", nb_expm1, expm1, 2, -20},
+    };
+    for (int c = 0; c < REF_COUNT(k); c++) {
+        nb_tensor *y = k[c].fn(x);
+        CHECK(y && nb_copy_to(y, ys, sizeof(float) * N, NB_F32) == 0);
+        double worst = 0, at = 0;
+        for (int i = 0; i < N; i++) {
+            if (xs[i] < k[c].lo) continue;
+            double r = k[c].ref(xs[i]), err = fabs(ys[i] - r) / ulp_f32(r), bound = k[c].bound;
+            if (k[c].fn == gelu_t) bound += 3 * fabs(2 * sqrt(2 / PW_PI) * (xs[i] + 0.044715 * xs[i] * xs[i] * xs[i]));
+            if (err / bound > worst) worst = err / bound, at = xs[i];
+        }
+        CHECK_MSG(worst <= 1, "f32 %s: error %.2f times its bound at x = %.6g", k[c].name, worst, at);
+        nb_free(y);
+    }
+    nb_free(x);
+    free(xs);
+    free(ys);
+}
+
 /* Integer limits: square wraps, clamp saturates huge bounds, rounding keeps every integer. */
 static void test_unary_int_limits(void) {
     const int64_t big[] = {INT64_MIN, -(INT64_C(1) << 62) - 3, INT64_MAX, 3037000500};
@@ -694,6 +748,7 @@ int main(void) {
     REF_RUN(test_unary_expanded);
     REF_RUN(test_unary_special);
     REF_RUN(test_unary_int_limits);
+    REF_RUN(test_f32_accuracy);
     REF_RUN(test_unary_grad_masks);
     REF_RUN(test_pow_scalar);
     REF_RUN(test_binary_dtype_pairs);
