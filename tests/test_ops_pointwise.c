@@ -397,6 +397,56 @@ static void test_unary_grad_masks(void) {
     CHECK_REF(nb_grad(z), NB_F64, NB_SHAPE(3), ((const double[]){0, 0, 0}), 0, 0);
 }
 
+/* activation_backward: the fused gradient a plain backward uses, against the composite formula that
+ * create_graph uses, evaluated in f64 on the same values; every float dtype and layout. */
+static void test_activation_backward(void) {
+    ref_seed(30);
+    static const struct {
+        const char *name;
+        unary_fn fn;
+        double lo, hi;
+    } k[] = {
+        {"leaky_relu", leaky, -5, 5},    {"elu", elu07, -5, 5},          {"selu", nb_selu, -5, 5},
+        {"celu", celu15, -5, 5},         {"gelu", gelu_n, -6, 6},        {"gelu tanh", gelu_t, -6, 6},
+        {"silu", nb_silu, -12, 12},      {"mish", nb_mish, -12, 25},     {"softplus", softplus25, -6, 6},
+        {"hardtanh", hardtanh152, -4, 4}, {"relu6", nb_relu6, -3, 9},    {"hardswish", nb_hardswish, -5, 5},
+        {"hardsigmoid", nb_hardsigmoid, -5, 5}, {"relu (unary.c, same fused path)", nb_relu, -5, 5},
+    };
+    static const shape_case sh[] = {{0, {0}}, {1, {1}}, {2, {17, 7}}, {2, {129, 17}}, {2, {0, 7}}};
+    for (int c = 0; c < REF_COUNT(k); c++)
+        for (int d = 0; d < REF_COUNT(ref_float_dtypes); d++)
+            for (int s = 0; s < REF_COUNT(sh); s++)
+                for (int l = 0; l < REF_LAYOUTS; l += 1 + (s == 3)) {
+                    nb_dtype dt = ref_float_dtypes[d];
+                    int64_t n = ref_numel(sh[s].nd, sh[s].s);
+                    double *xv = ref_values(n, dt, k[c].lo, k[c].hi), *wv = ref_values(n, dt, -2, 2);
+                    nb_tensor *x = nb_param(ref_tensor(xv, sh[s].nd, sh[s].s, dt, l));
+                    nb_tensor *w = ref_contig(wv, sh[s].nd, sh[s].s, dt);
+                    ref_set_ctx("activation_backward of %s %s %s %s", k[c].name, nb_dtype_name(dt),
+                                ref_shape_str(sh[s].nd, sh[s].s), ref_layout_name[l]);
+                    nb_tensor *y = k[c].fn(x);
+                    CHECK(nb_backward(nb_sum(nb_mul(y, w), NULL)) == 0);
+                    /* the reference: the composite gradient (create_graph) in f64 */
+                    nb_tensor *x64 = nb_param(ref_contig(xv, sh[s].nd, sh[s].s, NB_F64));
+                    nb_tensor *w64 = ref_contig(wv, sh[s].nd, sh[s].s, NB_F64), *y64 = k[c].fn(x64), *g64 = NULL;
+                    nb_autograd_opts o = {.grad_outputs = &w64, .create_graph = true};
+                    CHECK(nb_autograd_grad(&y64, 1, &x64, 1, &o, &g64) == 0);
+                    bool linear_pieces = k[c].fn == leaky || k[c].fn == hardtanh152 || k[c].fn == nb_relu6 || k[c].fn == nb_hardsigmoid ||
+                                         k[c].fn == nb_relu;
+                    CHECK_MSG(g64 && (linear_pieces || nb_requires_grad(g64)), "%s: the create_graph gradient is not differentiable",
+                              ref_ctx);
+                    double tol = dt == NB_F64 ? 1e-13 : dt == NB_F32 ? 2e-5 : dt == NB_F16 ? 4e-3 : 3e-2;
+                    CHECK_REF(nb_grad(x), dt, sh[s].nd, sh[s].s, ref_read(g64), tol, tol);
+                    nb_free(g64);
+                    nb_free(y64);
+                    nb_free(w64);
+                    nb_free(x64);
+                    nb_free(y);
+                    nb_free(w);
+                    nb_free(x);
+                }
+}
+
 /* pow with a scalar exponent: the listed exponents, float and integer tensors. */
 static void test_pow_scalar(void) {
     ref_seed(7);
@@ -750,6 +800,7 @@ int main(void) {
     REF_RUN(test_unary_int_limits);
     REF_RUN(test_f32_accuracy);
     REF_RUN(test_unary_grad_masks);
+    REF_RUN(test_activation_backward);
     REF_RUN(test_pow_scalar);
     REF_RUN(test_binary_dtype_pairs);
     REF_RUN(test_binary_shapes);

@@ -11,6 +11,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 /* How an op treats integer and bool inputs. */
 typedef enum pw_kind {
@@ -136,6 +137,22 @@ static nb_tensor *masked(nb_tensor *mask, nb_tensor *g) {
     return r;
 }
 
+/* The fused gradient g * f'(x) of kernel k (x: input #0, or output #0 for relu). */
+nb_tensor *nbo_activation_grad(nb_tensor *g, nb_tensor *x, int k, const nb_attrs *attrs) {
+    nb_attrs a = {.n_ints = 1, .ints = {k}};
+    if (attrs) a.f0 = attrs->f0, a.f1 = attrs->f1, a.f2 = attrs->f2;
+    return nbo_apply1(NBO_activation_backward, (nb_tensor *[]){g, x}, 2, &a);
+}
+
+/* Without a graph to build (plain backward: grad mode is off), an activation's gradient is one fused
+ * pass, the internal op activation_backward; with create_graph it is the composite formula below,
+ * which is differentiable again. Both compute the same derivative (test_ops_pointwise compares them). */
+static nb_tensor *fused_grad(const nbo_ctx *c, nb_tensor *g, nbk_pw1 k) { return nbo_activation_grad(g, c->in[0], k, c->attrs); }
+#define FUSED(k)                                                                                   \
+    do {                                                                                           \
+        if (!nb_is_grad_enabled()) RETURN_GRAD(fused_grad(c, G, k));                               \
+    } while (0)
+
 static int log1p_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { RETURN_GRAD(nb_div(G, nb_add_scalar(X, 1))); }
 static int expm1_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { RETURN_GRAD(nb_mul(G, nb_add_scalar(Y, 1))); }
 static int square_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
@@ -153,11 +170,13 @@ static int erf_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* 2
     RETURN_GRAD(nb_mul(G, nb_mul_scalar(nb_exp(nb_neg(nb_square(X))), M_2_SQRTPI)));
 }
 static int leaky_relu_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
+    FUSED(NBK_LEAKY_RELU);
     RETURN_GRAD(nb_where(nb_gt_scalar(X, 0), G, nb_mul_scalar(G, c->attrs->f0)));
 }
 static int elu_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     /* x > 0: scale; else scale alpha input_scale e^(x input_scale) */
     double alpha = c->attrs->f0, scale = c->attrs->f1, is = c->attrs->f2;
+    FUSED(NBK_ELU);
     nb_tensor *neg = nb_mul_scalar(nb_exp(nb_mul_scalar(X, is)), scale * alpha * is);
     RETURN_GRAD(nb_where(nb_gt_scalar(X, 0), nb_mul_scalar(G, scale), nb_mul(G, neg)));
 }
@@ -177,31 +196,38 @@ static nb_tensor *gelu_grad(nb_tensor *x, bool tanh_form) {
     return nb_add(left, right);
 }
 static int gelu_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
+    FUSED(c->attrs->ints[0] == NB_GELU_TANH ? NBK_GELU_TANH : NBK_GELU);
     RETURN_GRAD(nb_mul(G, gelu_grad(X, c->attrs->ints[0] == NB_GELU_TANH)));
 }
 static int silu_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* s (1 + x (1 - s)) */
+    FUSED(NBK_SILU);
     nb_tensor *s = nb_sigmoid(X);
     RETURN_GRAD(nb_mul(G, nb_mul(s, nb_add_scalar(nb_mul(X, nb_rsub_scalar(s, 1)), 1))));
 }
 static int mish_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* t + x (1 - t^2) sigmoid(x) */
+    FUSED(NBK_MISH);
     nb_tensor *t = nb_tanh(nb_softplus(X, 1, 20));
     nb_tensor *d = nb_add(t, nb_mul(nb_mul(X, nb_rsub_scalar(nb_square(t), 1)), nb_sigmoid(X)));
     RETURN_GRAD(nb_mul(G, d));
 }
 static int softplus_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
+    FUSED(NBK_SOFTPLUS);
     /* sigmoid(beta x), or 1 above the threshold where the op is linear */
     nb_tensor *bx = nb_mul_scalar(X, c->attrs->f0);
     RETURN_GRAD(nb_where(nb_gt_scalar(bx, c->attrs->f1), G, nb_mul(G, nb_sigmoid(bx))));
 }
 static int hardtanh_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* open interval, as torch */
+    FUSED(NBK_HARDTANH);
     RETURN_GRAD(masked(nb_logical_and(nb_gt_scalar(X, c->attrs->f0), nb_lt_scalar(X, c->attrs->f1)), G));
 }
 static int hardswish_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
+    FUSED(NBK_HARDSWISH);
     /* PyTorch: 0 below -3, x / 3 + 1/2 up to 3 (inclusive), 1 above */
     nb_tensor *mid = nb_mul(G, nb_add_scalar(nb_div_scalar(X, 3), 0.5));
     RETURN_GRAD(masked(nb_ge_scalar(X, -3), nb_where(nb_le_scalar(X, 3), mid, G)));
 }
 static int hardsigmoid_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
+    FUSED(NBK_HARDSIGMOID);
     RETURN_GRAD(masked(nb_logical_and(nb_gt_scalar(X, -3), nb_lt_scalar(X, 3)), nb_div_scalar(G, 6)));
 }
 static int clamp_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* closed interval, as torch */
@@ -256,6 +282,61 @@ PW1(nan_to_num, NBK_NAN_TO_NUM, K_NAN, SI, "f0=nan f1=posinf f2=neginf", "NanToN
 PW1(isnan, NBK_ISNAN, K_PRED, 0, "", NULL, NULL, "torch.isnan", "x is NaN (bool)")
 PW1(isinf, NBK_ISINF, K_PRED, 0, "", NULL, NULL, "torch.isinf", "x is +-inf (bool)")
 PW1(isfinite, NBK_ISFINITE, K_PRED, 0, "", NULL, NULL, "torch.isfinite", "x is neither NaN nor infinite (bool)")
+
+/* ---- activation_backward: the fused gradient of the activations ------------------------------ */
+
+static bool has_fused_grad(int64_t k) {
+    return k == NBK_LEAKY_RELU || k == NBK_ELU || k == NBK_GELU || k == NBK_GELU_TANH || k == NBK_SILU ||
+           k == NBK_MISH || k == NBK_SOFTPLUS || k == NBK_HARDTANH || k == NBK_HARDSWISH || k == NBK_HARDSIGMOID ||
+           k == NBK_RELU_GRAD;
+}
+
+static int activation_backward_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
+    (void)n;
+    static const char fn[] = "nb_activation_backward";
+    nb_tensor *g = in[0], *x = in[1];
+    if (!has_fused_grad(a->ints[0]))
+        return nbc_error(NB_ERR_ARG, "%s: kernel %lld is not an activation with a fused gradient", fn,
+                         (long long)a->ints[0]);
+    if (!nb_dtype_is_float(x->dtype) || !nb_dtype_is_float(g->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: gradient %s and input %s must be floating-point tensors", fn, nbc_desc(g),
+                         nbc_desc(x));
+    if (g->ndim != x->ndim || memcmp(g->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim) != 0)
+        return nbc_error(NB_ERR_ARG, "%s: gradient %s and input %s must have one shape", fn, nbc_desc(g), nbc_desc(x));
+    nbo_meta_set(out, x->dtype, x->ndim, x->shape);
+    return 0;
+}
+
+static int activation_backward_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) {
+    (void)n;
+    static const char fn[] = "nb_activation_backward";
+    nb_tensor *y = out[0];
+    nb_dtype c = nbk_compute_type(y->dtype);
+    int64_t cnt = nbc_numel(y->ndim, y->shape);
+    const double p[3] = {a->f0, a->f1, a->f2};
+    nbo_buffer g, x, tmp = {nbc_ptr(y), 0};
+    if (nbo_buffer_get(fn, in[0], c, &g)) return NB_ERR_NOMEM;
+    int rc = nbo_buffer_get(fn, in[1], c, &x);
+    if (!rc && c != y->dtype) {
+        tmp.data = nbc_block_alloc((size_t)cnt * nb_dtype_size(c), &tmp.capacity);
+        if (!tmp.data) rc = nbc_oom(fn);
+    }
+    if (!rc) {
+        nbk_pw1_grad_run((nbk_pw1)a->ints[0], c, g.data, x.data, tmp.data, cnt, p);
+        if (c != y->dtype) nbk_convert(nbc_ptr(y), y->dtype, tmp.data, c, cnt);
+    }
+    nbo_buffer_release(&tmp);
+    nbo_buffer_release(&x);
+    nbo_buffer_release(&g);
+    return rc;
+}
+
+const nbo_desc nbo_desc_activation_backward = {
+    .name = "activation_backward", .n_in = 2, .n_out = 1, .flags = NBO_ELEMENTWISE,
+    .attrs = "ints=kernel f0 f1 f2=the activation's parameters",
+    .torch = "torch.ops.aten.gelu_backward (silu_backward, elu_backward, ...)",
+    .summary = "internal: g * f'(x) of an activation in one pass (its backward when no graph is built)",
+    .infer = activation_backward_infer, .forward = activation_backward_forward};
 
 /* ---- public functions ------------------------------------------------------------------------ */
 

@@ -14,4 +14,9 @@ typedef struct nbo_operand {
 } nbo_operand;
 int nbo_operand_get(const char *fn, const nb_tensor *t, nb_dtype c, int ndim, const int64_t *shape, nbo_operand *o);
 
+/* g * f'(x) in one pass for an activation kernel k (an nbk_pw1 with a fused gradient; attrs: its
+ * parameters, or NULL): the internal op activation_backward (pointwise.c). Not differentiable: for
+ * backward passes that build no graph. */
+nb_tensor *nbo_activation_grad(nb_tensor *g, nb_tensor *x, int k, const nb_attrs *attrs);
+
 #endif

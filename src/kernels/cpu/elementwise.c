@@ -316,6 +316,149 @@ PW_SELECTS static bool pw1_f_vec(nbk_pw1 op, const float *x, float *y, int64_t n
     return true;
 }
 
+/* ---- activation gradients (nbk_pw1_grad_run) ----------------------------------------------------- */
+
+#define GRAD_LOOP(T, EXPR)                                                                         \
+    do {                                                                                           \
+        const T *restrict G = g;                                                                   \
+        const T *restrict X = x;                                                                   \
+        T *restrict O = o;                                                                         \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = X[i], gv = G[i];                                                                 \
+            O[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* The piecewise ones, and every one in f64 (libm). Each derivative is the one PyTorch's backward
+ * kernel uses (gelu: Phi(x) + x phi(x); tanh form: its own formula; mish: t + x (1 - t^2) sigmoid(x)). */
+#define PW1_GRAD(T, SUF)                                                                           \
+    PW_SELECTS static void pw1_grad_##SUF(nbk_pw1 op, const void *g, const void *x, void *o, int64_t n, const double *p) { \
+        const T p0 = (T)p[0], p1 = (T)p[1], p2 = (T)p[2], zero = 0;                                \
+        const T kb = (T)(M_SQRT2 * M_2_SQRTPI * 0.5), kk = (T)0.044715;                            \
+        const T r2 = (T)M_SQRT1_2, kphi = (T)(M_2_SQRTPI * M_SQRT1_2 * 0.5);                       \
+        switch (op) {                                                                              \
+        case NBK_LEAKY_RELU: GRAD_LOOP(T, v > 0 ? gv : gv * p0); break;                            \
+        case NBK_ELU: GRAD_LOOP(T, v > 0 ? gv * p1 : gv * (p0 * p1 * p2) * exp##SUF(v * p2)); break; \
+        case NBK_GELU:                                                                             \
+            GRAD_LOOP(T, gv * ((T)0.5 * erfc##SUF(-v * r2) + v * kphi * exp##SUF((T)-0.5 * v * v))); \
+            break;                                                                                 \
+        case NBK_GELU_TANH:                                                                        \
+            GRAD_LOOP(T, gv * gelu_tanh_d_##SUF(v, tanh##SUF(kb * (v + kk * v * v * v)), kb, kk)); \
+            break;                                                                                 \
+        case NBK_SILU: GRAD_LOOP(T, gv * silu_d_##SUF(v, (T)1 / ((T)1 + exp##SUF(-v)))); break;    \
+        case NBK_MISH: GRAD_LOOP(T, gv * mish_d_##SUF(v, tanh##SUF(softplus_##SUF(v)), (T)1 / ((T)1 + exp##SUF(-v)))); \
+            break;                                                                                 \
+        case NBK_SOFTPLUS: GRAD_LOOP(T, v * p0 > p1 ? gv : gv / ((T)1 + exp##SUF(-v * p0))); break; \
+        case NBK_HARDTANH: GRAD_LOOP(T, (v > p0 && v < p1) ? gv : zero); break;                    \
+        case NBK_HARDSWISH: GRAD_LOOP(T, v < -3 ? zero : v <= 3 ? gv * (v / 3 + (T)0.5) : gv); break; \
+        case NBK_HARDSIGMOID: GRAD_LOOP(T, (v > -3 && v < 3) ? gv / 6 : zero); break;              \
+        case NBK_RELU_GRAD: GRAD_LOOP(T, v > 0 ? gv : zero); break;                                \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+
+static inline float gelu_tanh_d_f(float x, float t, float kb, float kk) {
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kb * (1.0f + 3.0f * kk * x * x);
+}
+static inline double gelu_tanh_d_(double x, double t, double kb, double kk) {
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * kb * (1.0 + 3.0 * kk * x * x);
+}
+static inline float silu_d_f(float x, float s) { return s * (1.0f + x * (1.0f - s)); }
+static inline double silu_d_(double x, double s) { return s * (1.0 + x * (1.0 - s)); }
+static inline float mish_d_f(float x, float t, float s) { return t + x * (1.0f - t * t) * s; }
+static inline double mish_d_(double x, double t, double s) { return t + x * (1.0 - t * t) * s; }
+
+PW1_GRAD(float, f)
+PW1_GRAD(double, )
+
+/* f32 gelu / gelu tanh / silu / mish / softplus / elu gradients through the vector math. */
+PW_SELECTS static bool pw1_grad_f_vec(nbk_pw1 op, const float *g, const float *x, float *o, int64_t n, const double *p) {
+    if (op != NBK_GELU && op != NBK_GELU_TANH && op != NBK_SILU && op != NBK_MISH && op != NBK_SOFTPLUS && op != NBK_ELU)
+        return false;
+    const float p0 = (float)p[0], p1 = (float)p[1], p2 = (float)p[2];
+    const float kb = (float)(M_SQRT2 * M_2_SQRTPI * 0.5), kk = 0.044715f;
+    const float r2 = (float)M_SQRT1_2, kphi = (float)(M_2_SQRTPI * M_SQRT1_2 * 0.5);
+    float t[PW_BLK], u[PW_BLK];
+    for (int64_t i0 = 0; i0 < n; i0 += PW_BLK) {
+        int64_t m = n - i0 < PW_BLK ? n - i0 : PW_BLK;
+        const float *X = x + i0, *G = g + i0;
+        float *O = o + i0;
+        switch (op) {
+        case NBK_GELU:
+            for (int64_t i = 0; i < m; i++) t[i] = X[i] * r2;
+            nbk_vmath_f32(NBK_VERF, t, u, m);
+            for (int64_t i = 0; i < m; i++) t[i] = -0.5f * X[i] * X[i];
+            nbk_vmath_f32(NBK_VEXP, t, t, m);
+            for (int64_t i = 0; i < m; i++) O[i] = G[i] * (0.5f * (1.0f + u[i]) + X[i] * kphi * t[i]);
+            break;
+        case NBK_GELU_TANH:
+            for (int64_t i = 0; i < m; i++) t[i] = kb * (X[i] + kk * X[i] * X[i] * X[i]);
+            nbk_vmath_f32(NBK_VTANH, t, u, m);
+            for (int64_t i = 0; i < m; i++) O[i] = G[i] * gelu_tanh_d_f(X[i], u[i], kb, kk);
+            break;
+        case NBK_SILU:
+            nbk_vmath_f32(NBK_VSIGMOID, X, u, m);
+            for (int64_t i = 0; i < m; i++) O[i] = G[i] * silu_d_f(X[i], u[i]);
+            break;
+        case NBK_MISH: /* t = tanh(softplus(x)) = e (e + 2) / (e (e + 2) + 2), 1 above x = 20 */
+            nbk_vmath_f32(NBK_VEXP, X, t, m);
+            nbk_vmath_f32(NBK_VSIGMOID, X, u, m);
+            for (int64_t i = 0; i < m; i++) {
+                float e = t[i], a = e * (e + 2.0f), th = a / (a + 2.0f);
+                th = X[i] > 20.0f ? 1.0f : th;
+                O[i] = G[i] * mish_d_f(X[i], th, u[i]);
+            }
+            break;
+        case NBK_SOFTPLUS:
+            for (int64_t i = 0; i < m; i++) t[i] = X[i] * p0;
+            nbk_vmath_f32(NBK_VSIGMOID, t, u, m);
+            for (int64_t i = 0; i < m; i++) {
+                float d = G[i] * u[i];
+                O[i] = t[i] > p1 ? G[i] : d;
+            }
+            break;
+        case NBK_ELU:
+            for (int64_t i = 0; i < m; i++) {
+                float xs = X[i] * p2;
+                t[i] = X[i] > 0 ? 0.0f : xs;
+            }
+            nbk_vmath_f32(NBK_VEXP, t, u, m);
+            for (int64_t i = 0; i < m; i++) {
+                float pos = G[i] * p1, neg = G[i] * (p0 * p1 * p2) * u[i];
+                O[i] = X[i] > 0 ? pos : neg;
+            }
+            break;
+        default: break;
+        }
+    }
+    return true;
+}
+
+typedef struct grad_job {
+    nbk_pw1 op;
+    nb_dtype t;
+    const char *g, *x;
+    char *o;
+    const double *p;
+} grad_job;
+
+static void grad_chunk(void *ctx, int64_t b, int64_t e) {
+    const grad_job *j = ctx;
+    size_t z = nb_dtype_size(j->t), off = (size_t)b * z;
+    if (j->t == NB_F32) {
+        const float *g = (const float *)(j->g + off), *x = (const float *)(j->x + off);
+        float *o = (float *)(j->o + off);
+        if (!pw1_grad_f_vec(j->op, g, x, o, e - b, j->p)) pw1_grad_f(j->op, g, x, o, e - b, j->p);
+    } else {
+        pw1_grad_(j->op, j->g + off, j->x + off, j->o + off, e - b, j->p);
+    }
+}
+
+void nbk_pw1_grad_run(nbk_pw1 op, nb_dtype t, const void *g, const void *x, void *out, int64_t n, const double *p) {
+    grad_job j = {op, t, g, x, out, p};
+    nbc_parallel_for(n, 8192, grad_chunk, &j);
+}
+
 static void pw1_i64(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) {
     if (op == NBK_SQUARE) {
         UNARY_LOOP(int64_t, (int64_t)((uint64_t)v * (uint64_t)v)); /* wraps, as PyTorch */

@@ -50,11 +50,20 @@ typedef enum nbk_pw1 {
     NBK_LOG1P, NBK_EXPM1, NBK_SQUARE, NBK_RECIPROCAL, NBK_RSQRT, NBK_SIN, NBK_COS, NBK_ERF,
     NBK_LEAKY_RELU, NBK_ELU, NBK_GELU, NBK_GELU_TANH, NBK_SILU, NBK_MISH, NBK_SOFTPLUS, NBK_HARDTANH,
     NBK_HARDSWISH, NBK_HARDSIGMOID, NBK_FLOOR, NBK_CEIL, NBK_ROUND, NBK_TRUNC, NBK_CLAMP, NBK_NAN_TO_NUM,
-    NBK_ISNAN, NBK_ISINF, NBK_ISFINITE, NBK_PW1_COUNT
+    NBK_ISNAN, NBK_ISINF, NBK_ISFINITE,
+    NBK_RELU_GRAD, /* nbk_pw1_grad_run only: g where x > 0, else 0 (x: relu's output) */
+    NBK_PW1_COUNT
 } nbk_pw1;
 /* y[i] = f(x[i]; p) on n contiguous elements of compute type t (f32 or f64; i64 for SQUARE and
  * CLAMP). Parallel in fixed chunks. */
 void nbk_pw1_run(nbk_pw1 op, nb_dtype t, const void *x, void *y, int64_t n, const double *p);
+
+/* out[i] = g[i] * f'(x[i]) for the activations f among nbk_pw1 (LEAKY_RELU, ELU, GELU, GELU_TANH,
+ * SILU, MISH, SOFTPLUS, HARDTANH, HARDSWISH, HARDSIGMOID, RELU_GRAD; parameters as nbk_pw1_run), on n
+ * contiguous elements of type t (f32 or f64): PyTorch's *_backward kernels in one pass. Where the
+ * gradient is masked to zero (outside hardtanh's open interval, hardswish below -3, hardsigmoid
+ * outside (-3, 3)) out is 0 whatever g holds, as a select (torch.where) gives. */
+void nbk_pw1_grad_run(nbk_pw1 op, nb_dtype t, const void *g, const void *x, void *out, int64_t n, const double *p);
 
 /* Binary long tail. ATAN2 on floats; FMOD (sign of a, as C fmod) and REMAINDER (sign of b, as
  * Python's %) on floats and i64; the bitwise ops on i64; the logical ops on bool (u8 0/1). out is of
