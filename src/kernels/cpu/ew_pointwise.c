@@ -6,6 +6,15 @@
 
 #include <math.h>
 
+/* GCC keeps a select on a float comparison as a branch (the comparison might raise a floating-point
+ * exception, which nabla never inspects) unless told that exceptions do not matter; values are the
+ * same either way. Clang does not trap-model by default. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PW_SELECTS __attribute__((optimize("no-trapping-math")))
+#else
+#define PW_SELECTS
+#endif
+
 #define UNARY_LOOP(T, EXPR)                                                                        \
     do {                                                                                           \
         const T *restrict X = x;                                                                   \
@@ -32,7 +41,7 @@
  * (gelu through erfc: no cancellation in the negative tail; elu through expm1). Comparisons are
  * written so that NaN inputs give NaN (x < lo is false for NaN). */
 #define PW1_FLOAT(T, SUF)                                                                          \
-    static void pw1_##SUF(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) {        \
+    PW_SELECTS static void pw1_##SUF(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) { \
         const T p0 = (T)p[0], p1 = (T)p[1], p2 = (T)p[2];                                          \
         const T kbeta = (T)(M_SQRT2 * M_2_SQRTPI * 0.5), kkappa = (T)0.044715;                     \
         switch (op) {                                                                              \
@@ -115,14 +124,6 @@ static int64_t i64_bound(double v) {
  *   log1p      the same Goldberg form; expm1 (and elu) (e^x - 1) x / log(e^x) (Kahan)
  * tests/test_ops_pointwise.c measures the errors against f64 over dense sweeps. */
 #define PW_BLK 256
-/* GCC keeps a select on a float comparison as a branch (the comparison might raise a floating-point
- * exception, which nabla never inspects) unless told that exceptions do not matter; values are the
- * same either way. Clang does not trap-model by default. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define PW_SELECTS __attribute__((optimize("no-trapping-math")))
-#else
-#define PW_SELECTS
-#endif
 
 /* Both written as unconditional arithmetic then selects, so the loops stay branch-free (the compiler
  * does not speculate a conditional float operation that might trap). */
