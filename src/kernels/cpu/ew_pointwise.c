@@ -41,7 +41,7 @@
  * (gelu through erfc: no cancellation in the negative tail; elu through expm1). Comparisons are
  * written so that NaN inputs give NaN (x < lo is false for NaN). */
 #define PW1_FLOAT(T, SUF)                                                                          \
-    PW_SELECTS static void pw1_##SUF(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) { \
+    static void pw1_##SUF(nbk_pw1 op, const void *x, void *y, int64_t n, const double *p) {        \
         const T p0 = (T)p[0], p1 = (T)p[1], p2 = (T)p[2];                                          \
         const T kbeta = (T)(M_SQRT2 * M_2_SQRTPI * 0.5), kkappa = (T)0.044715;                     \
         switch (op) {                                                                              \
