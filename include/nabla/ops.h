@@ -59,6 +59,8 @@ NB_API nb_tensor *nb_rsub_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_mul_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_div_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_rdiv_scalar(nb_tensor *x, double s);
+/* x ^ s; for float x the exponents 2, 0.5, -1, -0.5 run nb_square / nb_sqrt / nb_reciprocal / nb_rsqrt
+ * (grad_fn SquareBackward, ...), as PyTorch's pow does internally. The gradient for s = 0 is 0. */
 NB_API nb_tensor *nb_pow_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_maximum_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_minimum_scalar(nb_tensor *x, double s);

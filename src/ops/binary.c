@@ -246,7 +246,17 @@ nb_tensor *nb_rsub_scalar(nb_tensor *x, double s) { return with_scalar(nb_sub, "
 nb_tensor *nb_mul_scalar(nb_tensor *x, double s) { return with_scalar(nb_mul, "nb_mul_scalar", x, s, false); }
 nb_tensor *nb_div_scalar(nb_tensor *x, double s) { return with_scalar(nb_div, "nb_div_scalar", x, s, false); }
 nb_tensor *nb_rdiv_scalar(nb_tensor *x, double s) { return with_scalar(nb_div, "nb_rdiv_scalar", x, s, true); }
-nb_tensor *nb_pow_scalar(nb_tensor *x, double s) { return with_scalar(nb_pow, "nb_pow_scalar", x, s, false); }
+/* Exponents 2, 0.5, -1 and -0.5 of a float tensor go to the dedicated kernels (as PyTorch's pow does):
+ * the same values as pow (sqrt(-0) is -0 and sqrt(-inf) NaN, as in PyTorch) at a fraction of the cost. */
+nb_tensor *nb_pow_scalar(nb_tensor *x, double s) {
+    if (x && nb_dtype_is_float(x->dtype)) {
+        if (s == 2) return nb_square(x);
+        if (s == 0.5) return nb_sqrt(x);
+        if (s == -1) return nb_reciprocal(x);
+        if (s == -0.5) return nb_rsqrt(x);
+    }
+    return with_scalar(nb_pow, "nb_pow_scalar", x, s, false);
+}
 nb_tensor *nb_maximum_scalar(nb_tensor *x, double s) { return with_scalar(nb_maximum, "nb_maximum_scalar", x, s, false); }
 nb_tensor *nb_minimum_scalar(nb_tensor *x, double s) { return with_scalar(nb_minimum, "nb_minimum_scalar", x, s, false); }
 nb_tensor *nb_eq_scalar(nb_tensor *x, double s) { return with_scalar(nb_eq, "nb_eq_scalar", x, s, false); }
