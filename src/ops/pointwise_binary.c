@@ -43,8 +43,13 @@ static int pw2_infer(int op, pw2_kind kind, nb_tensor *a, nb_tensor *b, nbc_meta
     return 0;
 }
 
-/* The compute type of a two-operand op with output dtype d. */
-static nb_dtype pw2_compute(pw2_kind kind, nb_dtype d) { return kind == B_LOGICAL || d == NB_BOOL ? NB_BOOL : nbk_compute_type(d); }
+/* The compute type of a two-operand op with output dtype d: logical ops of two f32 (or two f64)
+ * operands read them in place, others go through bool. */
+static nb_dtype pw2_compute(pw2_kind kind, nb_dtype d, nb_tensor *const *in) {
+    if (kind == B_LOGICAL && in[0]->dtype == in[1]->dtype && (in[0]->dtype == NB_F32 || in[0]->dtype == NB_F64))
+        return in[0]->dtype;
+    return kind == B_LOGICAL || d == NB_BOOL ? NB_BOOL : nbk_compute_type(d);
+}
 
 static int pw2_forward(int op, nbk_pw2 k, nb_dtype c, nb_tensor *const *in, nb_tensor *out) {
     const char *fn = nbo_fn_name(op);
@@ -54,7 +59,8 @@ static int pw2_forward(int op, nbk_pw2 k, nb_dtype c, nb_tensor *const *in, nb_t
     int rc = nbo_operand_get(fn, in[0], c, out->ndim, out->shape, &a);
     if (rc) return rc;
     if ((rc = nbo_operand_get(fn, in[1], c, out->ndim, out->shape, &b)) != 0) goto done_a;
-    if (c != out->dtype) {
+    nb_dtype kout = out->dtype == NB_BOOL ? NB_BOOL : c; /* what the kernel writes */
+    if (kout != out->dtype) {
         tmp.data = nbc_block_alloc((size_t)n * nb_dtype_size(c), &tmp.capacity);
         if (!tmp.data) {
             rc = nbc_oom(fn);
@@ -63,7 +69,7 @@ static int pw2_forward(int op, nbk_pw2 k, nb_dtype c, nb_tensor *const *in, nb_t
     }
     if (nbk_pw2_run(k, c, tmp.data, a.ptr, a.strides, b.ptr, b.strides, out->ndim, out->shape))
         rc = nbc_error(NB_ERR_ARG, "%s: integer division by zero (argument #2, %s, has a zero)", fn, nbc_desc(in[1]));
-    else if (c != out->dtype)
+    else if (kout != out->dtype)
         nbk_convert(nbc_ptr(out), out->dtype, tmp.data, c, n);
     nbo_buffer_release(&tmp);
 done_b:
@@ -100,7 +106,7 @@ static int remainder_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) 
     }                                                                                              \
     static int NAME##_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor *const *out) { \
         (void)n, (void)a;                                                                          \
-        return pw2_forward(NBO_##NAME, KOP, pw2_compute(KIND, out[0]->dtype), in, out[0]);         \
+        return pw2_forward(NBO_##NAME, KOP, pw2_compute(KIND, out[0]->dtype, in), in, out[0]);     \
     }                                                                                              \
     const nbo_desc nbo_desc_##NAME = {.name = #NAME, .bw_name = BWNAME, .n_in = 2, .n_out = 1,     \
                                       .flags = NBO_ELEMENTWISE | (FLAGS), .attrs = "",             \
@@ -132,27 +138,35 @@ static int not_infer(int op, bool bitwise, nb_tensor *x, nbc_meta *out) {
 }
 
 static int not_forward(int op, nb_tensor *x, nb_tensor *y) {
-    /* against a broadcast all-ones scalar: true for bool (0/1), ~0 for integers (bits wrap to any width) */
+    /* against a broadcast scalar: true for bool and floats (logical xor), ~0 for integers (bits wrap to
+     * any width) */
     static const uint8_t one_b = 1;
     static const int64_t ones_i = -1;
+    static const float one_f = 1;
+    static const double one_d = 1;
     static const int64_t zero_strides[NB_MAX_DIMS] = {0};
     nb_dtype c = y->dtype == NB_BOOL ? NB_BOOL : NB_I64;
+    if (op == NBO_logical_not && (x->dtype == NB_F32 || x->dtype == NB_F64)) c = x->dtype; /* read in place */
+    const void *ones = c == NB_BOOL ? (const void *)&one_b : c == NB_I64 ? (const void *)&ones_i
+                       : c == NB_F32 ? (const void *)&one_f : (const void *)&one_d;
     const char *fn = nbo_fn_name(op);
     int64_t n = nbc_numel(y->ndim, y->shape);
     nbo_operand a;
     nbo_buffer tmp = {nbc_ptr(y), 0};
     int rc = nbo_operand_get(fn, x, c, y->ndim, y->shape, &a);
     if (rc) return rc;
-    if (c != y->dtype) {
+    nb_dtype kout = y->dtype == NB_BOOL ? NB_BOOL : c; /* what the kernel writes */
+    if (kout != y->dtype) {
         tmp.data = nbc_block_alloc((size_t)n * nb_dtype_size(c), &tmp.capacity);
         if (!tmp.data) {
             nbo_buffer_release(&a.buf);
             return nbc_oom(fn);
         }
     }
-    nbk_pw2_run(c == NB_BOOL ? NBK_LXOR : NBK_BXOR, c, tmp.data, a.ptr, a.strides,
-                c == NB_BOOL ? (const void *)&one_b : (const void *)&ones_i, zero_strides, y->ndim, y->shape);
-    if (c != y->dtype) nbk_convert(nbc_ptr(y), y->dtype, tmp.data, c, n);
+    /* x xor true: !x for bool and floats (written as bool), ~x for integers */
+    nbk_pw2_run(kout == NB_BOOL ? NBK_LXOR : NBK_BXOR, c, tmp.data, a.ptr, a.strides, ones, zero_strides, y->ndim,
+                y->shape);
+    if (kout != y->dtype) nbk_convert(nbc_ptr(y), y->dtype, tmp.data, c, n);
     nbo_buffer_release(&tmp);
     nbo_buffer_release(&a.buf);
     return 0;

@@ -193,6 +193,9 @@ static inline int64_t irem(int64_t x, int64_t y) {
         case NBK_ATAN2: BIN_RUN(T, T, atan2##SUF(x, y)); break;                                    \
         case NBK_FMOD: BIN_RUN(T, T, fmod##SUF(x, y)); break;                                      \
         case NBK_REMAINDER: BIN_RUN(T, T, rem_##SUF(x, y)); break;                                 \
+        case NBK_LAND: BIN_RUN(T, uint8_t, (x != 0) & (y != 0)); break; /* NaN is true */          \
+        case NBK_LOR: BIN_RUN(T, uint8_t, (x != 0) | (y != 0)); break;                             \
+        case NBK_LXOR: BIN_RUN(T, uint8_t, (x != 0) ^ (y != 0)); break;                            \
         default: break;                                                                            \
         }                                                                                          \
     }
@@ -244,13 +247,29 @@ static void pw2_bool(nbk_pw2 op, void *o, const void *a, int64_t as, const void 
         }                                                                                          \
     } while (0)
 
+/* Both ends computed, then a select; GCC makes it a blend rather than a branch on random weights only
+ * when told that floating-point exceptions do not matter (values are the same either way). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TER_SELECTS __attribute__((optimize("no-trapping-math")))
+#else
+#define TER_SELECTS
+#endif
+TER_SELECTS static inline float lerp_f(float a, float b, float w) {
+    float d = b - a, lo = a + w * d, hi = b - d * (1.0f - w);
+    return fabsf(w) < 0.5f ? lo : hi;
+}
+TER_SELECTS static inline double lerp_(double a, double b, double w) {
+    double d = b - a, lo = a + w * d, hi = b - d * (1.0 - w);
+    return fabs(w) < 0.5 ? lo : hi;
+}
+
 /* lerp as PyTorch computes it: from the nearer end, so lerp(a, b, 1) is exactly b. */
 #define PW3_FLOAT(T, SUF)                                                                          \
-    static void pw3_##SUF(nbk_pw3 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, const void *c, \
+    TER_SELECTS static void pw3_##SUF(nbk_pw3 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, const void *c, \
                           int64_t cs, double p, int64_t n) {                                       \
         const T pv = (T)p;                                                                         \
         if (op == NBK_LERP)                                                                        \
-            TER_RUN(T, fabs##SUF(z) < (T)0.5 ? x + z * (y - x) : y - (y - x) * ((T)1 - z));        \
+            TER_RUN(T, lerp_##SUF(x, y, z));                                                       \
         else                                                                                       \
             TER_RUN(T, x + pv * y * z);                                                            \
     }
@@ -414,6 +433,7 @@ int nbk_pw2_run(nbk_pw2 op, nb_dtype t, void *out, const void *a, const int64_t 
     nd_job j = {.kind = 2, .pw = op, .t = t, .out = out, .p = {a, b, NULL}};
     atomic_init(&j.zero_div, 0);
     j.psize[0] = j.psize[1] = j.osize = nb_dtype_size(t);
+    if (op >= NBK_LAND) j.osize = 1; /* logical ops write bool from any operand type */
     j.work = op <= NBK_REMAINDER && t != NB_I64 ? 4096 : 32768; /* atan2, fmod: ~20x an add */
     static const int64_t one[1] = {1}, zero[1] = {0};
     if (ndim == 0) nd_launch(&j, 1, one, zero, zero, NULL);

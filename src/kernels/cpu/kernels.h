@@ -66,8 +66,8 @@ void nbk_pw1_run(nbk_pw1 op, nb_dtype t, const void *x, void *y, int64_t n, cons
 void nbk_pw1_grad_run(nbk_pw1 op, nb_dtype t, const void *g, const void *x, void *out, int64_t n, const double *p);
 
 /* Binary long tail. ATAN2 on floats; FMOD (sign of a, as C fmod) and REMAINDER (sign of b, as
- * Python's %) on floats and i64; the bitwise ops on i64; the logical ops on bool (u8 0/1). out is of
- * type t. Returns 1 if an integer FMOD / REMAINDER met a zero divisor (those elements get 0), else 0. */
+ * Python's %) on floats and i64; the bitwise ops on i64 and bool; the logical ops on bool (u8 0/1),
+ * f32 or f64 (nonzero and NaN are true). out is of type t, bool for the logical ops. Returns 1 if an integer FMOD / REMAINDER met a zero divisor (those elements get 0), else 0. */
 typedef enum nbk_pw2 {
     NBK_ATAN2, NBK_FMOD, NBK_REMAINDER, NBK_BAND, NBK_BOR, NBK_BXOR, NBK_LAND, NBK_LOR, NBK_LXOR, NBK_PW2_COUNT
 } nbk_pw2;
