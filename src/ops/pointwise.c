@@ -3,9 +3,10 @@
  * forms, gelu, silu, mish, softplus, hardtanh / relu6, hardswish, hardsigmoid), rounding (floor, ceil,
  * round, trunc), clamp, nan_to_num and the float predicates (isnan, isinf, isfinite).
  *
- * One fused kernel per op (kernels/cpu/elementwise.c, nbk_pw1_run) computes in f32 for f32 / f16 /
- * bf16 and f64 for f64; backward formulas are built from nabla ops, so every gradient is
- * differentiable again. */
+ * One fused kernel per op (kernels/cpu/ew_pointwise.c, nbk_pw1_run) computes in f32 for f32 / f16 /
+ * bf16 and f64 for f64. Backward formulas are built from nabla ops, so every gradient is
+ * differentiable again; a plain backward of an activation (no graph to build) runs the fused
+ * internal op activation_backward instead, one pass instead of five to fifteen. */
 #include "pointwise.h"
 #include "../kernels/cpu/kernels.h"
 
