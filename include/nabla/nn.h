@@ -35,6 +35,23 @@ NB_API nb_module *nb_linear_layer_nobias(int64_t in_features, int64_t out_featur
 NB_API nb_module *nb_relu_layer(void);
 NB_API nb_module *nb_tanh_layer(void);
 NB_API nb_module *nb_sigmoid_layer(void);
+/* torch.nn.LeakyReLU(negative_slope) (PyTorch's default 0.01), ELU(alpha), CELU(alpha) (alpha != 0),
+ * SELU(), GELU(approximate), SiLU(), Mish(), Softplus(beta, threshold) (defaults 1, 20),
+ * Hardtanh(min_val, max_val) (min_val < max_val; defaults -1, 1), ReLU6(), Hardswish(), Hardsigmoid():
+ * each forward is the functional op of include/nabla/ops.h; printing shows PyTorch's type names and
+ * options ("LeakyReLU(negative_slope=0.01)"). */
+NB_API nb_module *nb_leaky_relu_layer(double negative_slope);
+NB_API nb_module *nb_elu_layer(double alpha);
+NB_API nb_module *nb_celu_layer(double alpha);
+NB_API nb_module *nb_selu_layer(void);
+NB_API nb_module *nb_gelu_layer(nb_gelu_approximate approximate);
+NB_API nb_module *nb_silu_layer(void);
+NB_API nb_module *nb_mish_layer(void);
+NB_API nb_module *nb_softplus_layer(double beta, double threshold);
+NB_API nb_module *nb_hardtanh_layer(double min_val, double max_val);
+NB_API nb_module *nb_relu6_layer(void);
+NB_API nb_module *nb_hardswish_layer(void);
+NB_API nb_module *nb_hardsigmoid_layer(void);
 /* (end of the activation layers) */
 /* Flatten all dims after the first: (N, ...) -> (N, prod(...)), as torch.nn.Flatten(). */
 NB_API nb_module *nb_flatten_layer(void);

@@ -59,6 +59,8 @@ NB_API nb_tensor *nb_rsub_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_mul_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_div_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_rdiv_scalar(nb_tensor *x, double s);
+/* x ^ s; for float x the exponents 2, 0.5, -1, -0.5 run nb_square / nb_sqrt / nb_reciprocal / nb_rsqrt
+ * (grad_fn SquareBackward, ...), as PyTorch's pow does internally. The gradient for s = 0 is 0. */
 NB_API nb_tensor *nb_pow_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_maximum_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_minimum_scalar(nb_tensor *x, double s);
@@ -68,6 +70,80 @@ NB_API nb_tensor *nb_lt_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_le_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_gt_scalar(nb_tensor *x, double s);
 NB_API nb_tensor *nb_ge_scalar(nb_tensor *x, double s);
+/* ---- more unary math (integer and bool inputs give f32 unless noted) ------------------------- */
+NB_API nb_tensor *nb_log1p(nb_tensor *x);      /* log(1 + x), accurate for small x */
+NB_API nb_tensor *nb_expm1(nb_tensor *x);      /* e^x - 1, accurate for small x */
+NB_API nb_tensor *nb_square(nb_tensor *x);     /* x * x; integers keep their dtype, bool gives i64 */
+NB_API nb_tensor *nb_reciprocal(nb_tensor *x); /* 1 / x */
+NB_API nb_tensor *nb_rsqrt(nb_tensor *x);      /* 1 / sqrt(x) */
+NB_API nb_tensor *nb_sin(nb_tensor *x);
+NB_API nb_tensor *nb_cos(nb_tensor *x);
+NB_API nb_tensor *nb_erf(nb_tensor *x);
+
+/* ---- activations (torch.nn.functional; floating-point inputs only) -------------------------- */
+NB_API nb_tensor *nb_leaky_relu(nb_tensor *x, double negative_slope); /* PyTorch's default slope: 0.01 */
+/* x > 0 ? x : alpha (e^x - 1) (PyTorch's default alpha: 1). */
+NB_API nb_tensor *nb_elu(nb_tensor *x, double alpha);
+/* scale * elu(x, alpha) with PyTorch's SELU constants (alpha 1.6733, scale 1.0507). */
+NB_API nb_tensor *nb_selu(nb_tensor *x);
+/* max(0, x) + min(0, alpha (e^(x / alpha) - 1)); alpha != 0. */
+NB_API nb_tensor *nb_celu(nb_tensor *x, double alpha);
+/* GELU: NB_GELU_NONE is x Phi(x) with the exact normal CDF (approximate="none"), NB_GELU_TANH is
+ * PyTorch's approximate="tanh" formula 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+typedef enum nb_gelu_approximate { NB_GELU_NONE = 0, NB_GELU_TANH = 1 } nb_gelu_approximate;
+NB_API nb_tensor *nb_gelu(nb_tensor *x, nb_gelu_approximate approximate);
+NB_API nb_tensor *nb_silu(nb_tensor *x); /* x sigmoid(x) (swish) */
+NB_API nb_tensor *nb_mish(nb_tensor *x); /* x tanh(softplus(x)) */
+/* log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's defaults: 1, 20). */
+NB_API nb_tensor *nb_softplus(nb_tensor *x, double beta, double threshold);
+/* Clamp to [min_val, max_val] (min_val <= max_val); the gradient is 0 at the ends, as PyTorch. */
+NB_API nb_tensor *nb_hardtanh(nb_tensor *x, double min_val, double max_val);
+NB_API nb_tensor *nb_relu6(nb_tensor *x); /* hardtanh(x, 0, 6) */
+NB_API nb_tensor *nb_hardswish(nb_tensor *x);   /* x relu6(x + 3) / 6 */
+NB_API nb_tensor *nb_hardsigmoid(nb_tensor *x); /* relu6(x + 3) / 6 */
+
+/* ---- rounding, clamping, special values ----------------------------------------------------- */
+/* floor / ceil / round (half to even, as torch.round) / trunc. Integer inputs are returned unchanged
+ * in their dtype; bool is refused. Not differentiable (PyTorch's gradient is zero everywhere, so
+ * these simply do not pass gradients; a model that needs the zero gradient can multiply by 0). */
+NB_API nb_tensor *nb_floor(nb_tensor *x);
+NB_API nb_tensor *nb_ceil(nb_tensor *x);
+NB_API nb_tensor *nb_round(nb_tensor *x);
+NB_API nb_tensor *nb_trunc(nb_tensor *x);
+/* torch.clamp(x, min, max) with scalar bounds: a NaN bound is absent (PyTorch's None; at least one
+ * must be given); min > max gives max everywhere, as PyTorch. Integer tensors keep their dtype unless
+ * a bound has a fraction (then f32). The gradient passes where min <= x <= max. */
+NB_API nb_tensor *nb_clamp(nb_tensor *x, double min, double max);
+/* Replace NaN by nan, +inf by posinf and -inf by neginf; a NaN posinf / neginf means PyTorch's default
+ * (the largest / lowest finite value of x's dtype). Integer and bool tensors are returned unchanged. */
+NB_API nb_tensor *nb_nan_to_num(nb_tensor *x, double nan, double posinf, double neginf);
+/* Bool results (integers and bool are finite); not differentiable. */
+NB_API nb_tensor *nb_isnan(nb_tensor *x);
+NB_API nb_tensor *nb_isinf(nb_tensor *x);
+NB_API nb_tensor *nb_isfinite(nb_tensor *x);
+
+/* ---- more binary and ternary ops (broadcasting) -------------------------------------------- */
+NB_API nb_tensor *nb_atan2(nb_tensor *a, nb_tensor *b); /* angle of the point (b, a); integers give f32 */
+/* Remainders of a / b: fmod takes the sign of a (C fmod, torch.fmod), remainder the sign of b
+ * (Python's %, torch.remainder). Integer division by zero is an error (NB_ERR_ARG), as in PyTorch. */
+NB_API nb_tensor *nb_fmod(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_remainder(nb_tensor *a, nb_tensor *b);
+/* Truth-value ops: any dtypes (nonzero and NaN are true), bool result, not differentiable. */
+NB_API nb_tensor *nb_logical_and(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_logical_or(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_logical_xor(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_logical_not(nb_tensor *x);
+/* Bitwise ops on integer and bool tensors (promoted like nb_add); floating-point inputs are refused. */
+NB_API nb_tensor *nb_bitwise_and(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_bitwise_or(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_bitwise_xor(nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_bitwise_not(nb_tensor *x);
+/* start + weight (end - start) (torch.lerp; computed from the nearer end, so weight 1 gives end
+ * exactly). start, end and a tensor weight must share one floating-point dtype; all broadcast. */
+NB_API nb_tensor *nb_lerp(nb_tensor *start, nb_tensor *end, nb_tensor *weight);
+NB_API nb_tensor *nb_lerp_scalar(nb_tensor *start, nb_tensor *end, double weight);
+/* input + value * t1 * t2 (torch.addcmul; dtypes promote; value must be whole for integer tensors). */
+NB_API nb_tensor *nb_addcmul(nb_tensor *input, nb_tensor *t1, nb_tensor *t2, double value);
 /* (end of the pointwise section) */
 
 /* ---- in-place (bump the version counter; refused on tensors that require grad while grad mode is

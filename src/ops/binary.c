@@ -2,19 +2,12 @@
  * (add, sub, mul, div, pow, maximum, minimum, comparisons) plus where and the scalar variants.
  * Operands already in the compute type are read in place through their (broadcast) strides; others
  * are converted once into a contiguous buffer. */
-#include "op.h"
+#include "pointwise.h"
 #include "../kernels/cpu/kernels.h"
 
 #include <math.h>
 
-/* One operand seen at the output's broadcast shape, in compute type c. */
-typedef struct operand {
-    nbo_buffer buf;
-    const void *ptr;
-    int64_t strides[NB_MAX_DIMS];
-} operand;
-
-static int operand_get(const char *fn, const nb_tensor *t, nb_dtype c, int ndim, const int64_t *shape, operand *o) {
+int nbo_operand_get(const char *fn, const nb_tensor *t, nb_dtype c, int ndim, const int64_t *shape, nbo_operand *o) {
     o->buf.capacity = 0;
     if (t->dtype == c) {
         o->ptr = nbc_ptr(t);
@@ -63,11 +56,11 @@ static int binary_forward_op(int op, nb_tensor *const *in, nb_tensor *out) {
     nb_dtype c = nbk_compute_type(p);
     nb_dtype kout = op >= NBO_eq && op <= NBO_ge ? NB_BOOL : c; /* what the kernel writes */
     int64_t n = nbc_numel(out->ndim, out->shape);
-    operand a, b;
+    nbo_operand a, b;
     nbo_buffer tmp = {nbc_ptr(out), 0};
-    int rc = operand_get(fn, in[0], c, out->ndim, out->shape, &a);
+    int rc = nbo_operand_get(fn, in[0], c, out->ndim, out->shape, &a);
     if (rc) return rc;
-    if ((rc = operand_get(fn, in[1], c, out->ndim, out->shape, &b)) != 0) goto done_a;
+    if ((rc = nbo_operand_get(fn, in[1], c, out->ndim, out->shape, &b)) != 0) goto done_a;
     if (kout != out->dtype) {
         tmp.data = nbc_block_alloc((size_t)n * nb_dtype_size(kout), &tmp.capacity);
         if (!tmp.data) {
@@ -114,8 +107,12 @@ static int div_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* d
 }
 static int pow_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     nb_tensor *a = c->in[0], *b = c->in[1];
-    if (c->needs_grad[0]) /* b * a^(b-1) */
-        gin[0] = nbo_sum_to(nb_mul(g[0], nb_mul(b, nb_pow(a, nb_sub_scalar(b, 1)))), A_SHAPE);
+    if (c->needs_grad[0]) { /* b * a^(b-1), and 0 where b == 0 (as PyTorch: no 0 * inf at a == 0) */
+        nb_tensor *t = nb_mul(b, nb_pow(a, nb_sub_scalar(b, 1)));
+        nb_tensor *zero = nbo_const(0, t ? t->dtype : NB_F32);
+        gin[0] = nbo_sum_to(nb_mul(g[0], nb_where(nb_eq_scalar(b, 0), zero, t)), A_SHAPE);
+        nb_free(zero);
+    }
     if (c->needs_grad[1]) { /* a^b * log(a), taken as 0 where a == 0 (as PyTorch does) */
         nb_tensor *t = nb_mul(nb_pow(a, b), nb_log(a));
         nb_tensor *zero = nbo_const(0, t ? t->dtype : NB_F32);
@@ -189,11 +186,11 @@ static int where_forward(nb_tensor *const *in, int n, const nb_attrs *at, nb_ten
     (void)n, (void)at;
     static const char fn[] = "nb_where";
     nb_tensor *o = out[0];
-    operand c, a, b;
-    int rc = operand_get(fn, in[0], NB_BOOL, o->ndim, o->shape, &c);
+    nbo_operand c, a, b;
+    int rc = nbo_operand_get(fn, in[0], NB_BOOL, o->ndim, o->shape, &c);
     if (rc) return rc;
-    if ((rc = operand_get(fn, in[1], o->dtype, o->ndim, o->shape, &a)) != 0) goto done_c;
-    if ((rc = operand_get(fn, in[2], o->dtype, o->ndim, o->shape, &b)) != 0) goto done_a;
+    if ((rc = nbo_operand_get(fn, in[1], o->dtype, o->ndim, o->shape, &a)) != 0) goto done_c;
+    if ((rc = nbo_operand_get(fn, in[2], o->dtype, o->ndim, o->shape, &b)) != 0) goto done_a;
     nbk_where_run(o->dtype, nbc_ptr(o), c.ptr, c.strides, a.ptr, a.strides, b.ptr, b.strides, o->ndim, o->shape);
     nbo_buffer_release(&b.buf);
 done_a:
@@ -249,7 +246,17 @@ nb_tensor *nb_rsub_scalar(nb_tensor *x, double s) { return with_scalar(nb_sub, "
 nb_tensor *nb_mul_scalar(nb_tensor *x, double s) { return with_scalar(nb_mul, "nb_mul_scalar", x, s, false); }
 nb_tensor *nb_div_scalar(nb_tensor *x, double s) { return with_scalar(nb_div, "nb_div_scalar", x, s, false); }
 nb_tensor *nb_rdiv_scalar(nb_tensor *x, double s) { return with_scalar(nb_div, "nb_rdiv_scalar", x, s, true); }
-nb_tensor *nb_pow_scalar(nb_tensor *x, double s) { return with_scalar(nb_pow, "nb_pow_scalar", x, s, false); }
+/* Exponents 2, 0.5, -1 and -0.5 of a float tensor go to the dedicated kernels (as PyTorch's pow does):
+ * the same values as pow (sqrt(-0) is -0 and sqrt(-inf) NaN, as in PyTorch) at a fraction of the cost. */
+nb_tensor *nb_pow_scalar(nb_tensor *x, double s) {
+    if (x && nb_dtype_is_float(x->dtype)) {
+        if (s == 2) return nb_square(x);
+        if (s == 0.5) return nb_sqrt(x);
+        if (s == -1) return nb_reciprocal(x);
+        if (s == -0.5) return nb_rsqrt(x);
+    }
+    return with_scalar(nb_pow, "nb_pow_scalar", x, s, false);
+}
 nb_tensor *nb_maximum_scalar(nb_tensor *x, double s) { return with_scalar(nb_maximum, "nb_maximum_scalar", x, s, false); }
 nb_tensor *nb_minimum_scalar(nb_tensor *x, double s) { return with_scalar(nb_minimum, "nb_minimum_scalar", x, s, false); }
 nb_tensor *nb_eq_scalar(nb_tensor *x, double s) { return with_scalar(nb_eq, "nb_eq_scalar", x, s, false); }

@@ -1,7 +1,7 @@
 /* ops/unary.c — elementwise functions of one tensor: neg, abs, exp, log, sqrt, tanh, sigmoid, relu,
  * sign. Each op is one UNARY_OP line (descriptor + public wrapper) plus its backward formula written
  * with nabla ops. Integer and bool inputs give f32 for the transcendental ops, as in PyTorch. */
-#include "op.h"
+#include "pointwise.h"
 #include "../kernels/cpu/kernels.h"
 
 /* keeps_int: integer inputs keep their dtype (neg, abs, relu, sign) instead of becoming f32. */
@@ -85,6 +85,10 @@ static int sigmoid_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { 
 }
 static int relu_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) { /* g * (y > 0) */
     nb_tensor *y = c->out[0];
+    if (!nb_is_grad_enabled() && nb_dtype_is_float(y->dtype)) { /* no graph to build: one fused pass */
+        gin[0] = nbo_activation_grad(g[0], y, NBK_RELU_GRAD, NULL);
+        return gin[0] ? 0 : nb_last_status();
+    }
     gin[0] = nb_mul(g[0], nb_to(nb_gt_scalar(y, 0), y->dtype));
     return gin[0] ? 0 : nb_last_status();
 }

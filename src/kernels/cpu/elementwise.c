@@ -3,10 +3,13 @@
  * n-d walk over outer dims is shared. f32 unary ops and the f32 binary ops other than pow run the
  * AVX-512 or AVX2 kernels of ew_avx512.c / ew_avx2.c when the CPU has them (nbk_ew_get); the loops
  * here are the portable fallback and compute the same values (f32 exp, log, tanh and sigmoid through
- * the vector math of vmath.c, not libm). f64 and integers always run these loops. */
+ * the vector math of vmath.c, not libm). f64 and integers always run these loops. The binary and
+ * ternary long tail of ops/pointwise_binary.c (nbk_pw2_run, nbk_pw3_run) shares the n-d walk; its
+ * unary long tail lives in ew_pointwise.c. */
 #include "ew_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 /* ---- unary ------------------------------------------------------------------------------------- */
 
@@ -168,6 +171,117 @@ static void bin_i64(nbk_binary op, void *o, const void *a, int64_t as, const voi
     }
 }
 
+/* ---- binary and ternary long tail (nbk_pw2, nbk_pw3) --------------------------------------------- */
+
+static inline float rem_f(float x, float y) { /* Python's %: the result takes the divisor's sign */
+    float m = fmodf(x, y);
+    return (m != 0 && ((y < 0) != (m < 0))) ? m + y : m;
+}
+static inline double rem_(double x, double y) {
+    double m = fmod(x, y);
+    return (m != 0 && ((y < 0) != (m < 0))) ? m + y : m;
+}
+static inline int64_t ifmod(int64_t x, int64_t y) { return y == -1 ? 0 : x % y; } /* INT64_MIN % -1 traps */
+static inline int64_t irem(int64_t x, int64_t y) {
+    int64_t m = ifmod(x, y);
+    return (m != 0 && ((y < 0) != (m < 0))) ? m + y : m;
+}
+
+#define PW2_FLOAT(T, SUF)                                                                          \
+    static void pw2_##SUF(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) { \
+        switch (op) {                                                                              \
+        case NBK_ATAN2: BIN_RUN(T, T, atan2##SUF(x, y)); break;                                    \
+        case NBK_FMOD: BIN_RUN(T, T, fmod##SUF(x, y)); break;                                      \
+        case NBK_REMAINDER: BIN_RUN(T, T, rem_##SUF(x, y)); break;                                 \
+        case NBK_LAND: BIN_RUN(T, uint8_t, (x != 0) & (y != 0)); break; /* NaN is true */          \
+        case NBK_LOR: BIN_RUN(T, uint8_t, (x != 0) | (y != 0)); break;                             \
+        case NBK_LXOR: BIN_RUN(T, uint8_t, (x != 0) ^ (y != 0)); break;                            \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+PW2_FLOAT(float, f)
+PW2_FLOAT(double, )
+
+/* Returns 1 if a zero divisor was met (its elements get 0). */
+static int pw2_i64(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) {
+    int zd = 0;
+    switch (op) {
+    case NBK_FMOD: BIN_RUN(int64_t, int64_t, y == 0 ? (zd = 1, 0) : ifmod(x, y)); break;
+    case NBK_REMAINDER: BIN_RUN(int64_t, int64_t, y == 0 ? (zd = 1, 0) : irem(x, y)); break;
+    case NBK_BAND: BIN_RUN(int64_t, int64_t, x & y); break;
+    case NBK_BOR: BIN_RUN(int64_t, int64_t, x | y); break;
+    case NBK_BXOR: BIN_RUN(int64_t, int64_t, x ^ y); break;
+    default: break;
+    }
+    return zd;
+}
+
+static void pw2_bool(nbk_pw2 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, int64_t n) {
+    switch (op) { /* operands are 0 / 1: bitwise and logical agree */
+    case NBK_LAND:
+    case NBK_BAND: BIN_RUN(uint8_t, uint8_t, x & y); break;
+    case NBK_LOR:
+    case NBK_BOR: BIN_RUN(uint8_t, uint8_t, x | y); break;
+    case NBK_LXOR:
+    case NBK_BXOR: BIN_RUN(uint8_t, uint8_t, x ^ y); break;
+    default: break;
+    }
+}
+
+#define TER_RUN(T, EXPR)                                                                           \
+    do {                                                                                           \
+        const T *restrict A = a;                                                                   \
+        const T *restrict B = b;                                                                   \
+        const T *restrict C = c;                                                                   \
+        T *restrict O = o;                                                                         \
+        if (as == 1 && bs == 1 && cs == 1) {                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = A[i], y = B[i], z = C[i];                                                    \
+                O[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = A[i * as], y = B[i * bs], z = C[i * cs];                                     \
+                O[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* Both ends computed, then a select; GCC makes it a blend rather than a branch on random weights only
+ * when told that floating-point exceptions do not matter (values are the same either way). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TER_SELECTS __attribute__((optimize("no-trapping-math")))
+#else
+#define TER_SELECTS
+#endif
+TER_SELECTS static inline float lerp_f(float a, float b, float w) {
+    float d = b - a, lo = a + w * d, hi = b - d * (1.0f - w);
+    return fabsf(w) < 0.5f ? lo : hi;
+}
+TER_SELECTS static inline double lerp_(double a, double b, double w) {
+    double d = b - a, lo = a + w * d, hi = b - d * (1.0 - w);
+    return fabs(w) < 0.5 ? lo : hi;
+}
+
+/* lerp as PyTorch computes it: from the nearer end, so lerp(a, b, 1) is exactly b. */
+#define PW3_FLOAT(T, SUF)                                                                          \
+    TER_SELECTS static void pw3_##SUF(nbk_pw3 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, const void *c, \
+                          int64_t cs, double p, int64_t n) {                                       \
+        const T pv = (T)p;                                                                         \
+        if (op == NBK_LERP)                                                                        \
+            TER_RUN(T, lerp_##SUF(x, y, z));                                                       \
+        else                                                                                       \
+            TER_RUN(T, x + pv * y * z);                                                            \
+    }
+PW3_FLOAT(float, f)
+PW3_FLOAT(double, )
+
+static void pw3_i64(nbk_pw3 op, void *o, const void *a, int64_t as, const void *b, int64_t bs, const void *c,
+                    int64_t cs, double p, int64_t n) {
+    const uint64_t pv = (uint64_t)(int64_t)p;
+    if (op == NBK_ADDCMUL) TER_RUN(int64_t, (int64_t)((uint64_t)x + pv * (uint64_t)y * (uint64_t)z));
+}
+
 /* Collapse dims for up to three operands that share a shape (out is contiguous). */
 static int collapse3(int ndim, const int64_t *shape, const int64_t *s0, const int64_t *s1, const int64_t *s2,
                      int64_t *cs, int64_t *c0, int64_t *c1, int64_t *c2) {
@@ -203,8 +317,12 @@ static int collapse3(int ndim, const int64_t *shape, const int64_t *s0, const in
 }
 
 typedef struct nd_job {
-    int kind; /* 0 binary, 1 where */
+    int kind; /* 0 binary, 1 where, 2 nbk_pw2, 3 nbk_pw3 (third operand in p[2]) */
     nbk_binary op;
+    int pw;          /* nbk_pw2 / nbk_pw3 */
+    double param;    /* addcmul's value */
+    int64_t work;    /* elements per parallel task (0: by op) */
+    atomic_int zero_div;
     nb_dtype t;
     char *out;
     const char *p[3];
@@ -227,8 +345,17 @@ static void where_run(size_t z, char *o, const uint8_t *c, int64_t cs, const cha
 #undef WHERE_T
 }
 
+static void nd_pw2(nd_job *j, char *o, const char *a, const char *b, int64_t inner) {
+    int last = j->ndim - 1;
+    int64_t as = j->st[0][last], bs = j->st[1][last];
+    if (j->t == NB_F32) pw2_f(j->pw, o, a, as, b, bs, inner);
+    else if (j->t == NB_F64) pw2_(j->pw, o, a, as, b, bs, inner);
+    else if (j->t == NB_BOOL) pw2_bool(j->pw, o, a, as, b, bs, inner);
+    else if (pw2_i64(j->pw, o, a, as, b, bs, inner)) atomic_store_explicit(&j->zero_div, 1, memory_order_relaxed);
+}
+
 static void nd_rows(void *ctx, int64_t begin, int64_t end) {
-    const nd_job *j = ctx;
+    nd_job *j = ctx;
     int last = j->ndim - 1;
     int64_t inner = j->shape[last];
     for (int64_t r = begin; r < end; r++) {
@@ -244,6 +371,14 @@ static void nd_rows(void *ctx, int64_t begin, int64_t end) {
         if (j->kind == 1) {
             const char *c = j->p[2] + (size_t)off[2] * j->psize[2];
             where_run(j->osize, o, (const uint8_t *)c, j->st[2][last], a, j->st[0][last], b, j->st[1][last], inner);
+        } else if (j->kind == 2) {
+            nd_pw2(j, o, a, b, inner);
+        } else if (j->kind == 3) {
+            const char *c = j->p[2] + (size_t)off[2] * j->psize[2];
+            int64_t as = j->st[0][last], bs = j->st[1][last], cs = j->st[2][last];
+            if (j->t == NB_F32) pw3_f(j->pw, o, a, as, b, bs, c, cs, j->param, inner);
+            else if (j->t == NB_F64) pw3_(j->pw, o, a, as, b, bs, c, cs, j->param, inner);
+            else pw3_i64(j->pw, o, a, as, b, bs, c, cs, j->param, inner);
         } else if (j->t == NB_F32) {
             const nbk_ew_arch *ar = nbk_ew_get();
             if (!ar || !ar->binary(j->op, o, (const float *)a, j->st[0][last], (const float *)b, j->st[1][last], inner))
@@ -263,7 +398,7 @@ static void nd_launch(nd_job *j, int ndim, const int64_t *shape, const int64_t *
     int64_t rows = 1;
     for (int d = 0; d < j->ndim - 1; d++) rows *= j->shape[d];
     int64_t inner = j->shape[j->ndim - 1];
-    int64_t work = j->op == NBK_POW ? 4096 : 32768;
+    int64_t work = j->work ? j->work : j->op == NBK_POW ? 4096 : 32768;
     nbc_parallel_for(rows, inner >= work ? 1 : work / inner, nd_rows, j);
 }
 
@@ -291,4 +426,26 @@ void nbk_where_run(nb_dtype t, void *out, const uint8_t *cond, const int64_t *sc
         return;
     }
     nd_launch(&j, ndim, shape, sa, sb, sc);
+}
+
+int nbk_pw2_run(nbk_pw2 op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                const int64_t *sb, int ndim, const int64_t *shape) {
+    nd_job j = {.kind = 2, .pw = op, .t = t, .out = out, .p = {a, b, NULL}};
+    atomic_init(&j.zero_div, 0);
+    j.psize[0] = j.psize[1] = j.osize = nb_dtype_size(t);
+    if (op >= NBK_LAND) j.osize = 1; /* logical ops write bool from any operand type */
+    j.work = op <= NBK_REMAINDER && t != NB_I64 ? 4096 : 32768; /* atan2, fmod: ~20x an add */
+    static const int64_t one[1] = {1}, zero[1] = {0};
+    if (ndim == 0) nd_launch(&j, 1, one, zero, zero, NULL);
+    else nd_launch(&j, ndim, shape, sa, sb, NULL);
+    return atomic_load(&j.zero_div);
+}
+
+void nbk_pw3_run(nbk_pw3 op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                 const int64_t *sb, const void *c, const int64_t *sc, double p, int ndim, const int64_t *shape) {
+    nd_job j = {.kind = 3, .pw = op, .t = t, .out = out, .p = {a, b, c}, .param = p};
+    j.psize[0] = j.psize[1] = j.psize[2] = j.osize = nb_dtype_size(t);
+    static const int64_t one[1] = {1}, zero[1] = {0};
+    if (ndim == 0) nd_launch(&j, 1, one, zero, zero, zero);
+    else nd_launch(&j, ndim, shape, sa, sb, sc);
 }

@@ -42,6 +42,43 @@ void nbk_binary_run(nbk_binary op, nb_dtype t, void *out, const void *a, const i
 void nbk_where_run(nb_dtype t, void *out, const uint8_t *cond, const int64_t *sc, const void *a, const int64_t *sa,
                    const void *b, const int64_t *sb, int ndim, const int64_t *shape);
 
+/* The long tail of elementwise functions (ops/pointwise.c). Parameters p[0..2] per op:
+ *   LEAKY_RELU slope; ELU alpha, scale, input_scale; SOFTPLUS beta, threshold; HARDTANH and CLAMP
+ *   lo, hi (CLAMP: x < lo gives lo, then > hi gives hi, so lo > hi gives hi, as torch.clamp);
+ *   NAN_TO_NUM nan, posinf, neginf. ISNAN / ISINF / ISFINITE write bool (u8). */
+typedef enum nbk_pw1 {
+    NBK_LOG1P, NBK_EXPM1, NBK_SQUARE, NBK_RECIPROCAL, NBK_RSQRT, NBK_SIN, NBK_COS, NBK_ERF,
+    NBK_LEAKY_RELU, NBK_ELU, NBK_GELU, NBK_GELU_TANH, NBK_SILU, NBK_MISH, NBK_SOFTPLUS, NBK_HARDTANH,
+    NBK_HARDSWISH, NBK_HARDSIGMOID, NBK_FLOOR, NBK_CEIL, NBK_ROUND, NBK_TRUNC, NBK_CLAMP, NBK_NAN_TO_NUM,
+    NBK_ISNAN, NBK_ISINF, NBK_ISFINITE,
+    NBK_RELU_GRAD, /* nbk_pw1_grad_run only: g where x > 0, else 0 (x: relu's output) */
+    NBK_PW1_COUNT
+} nbk_pw1;
+/* y[i] = f(x[i]; p) on n contiguous elements of compute type t (f32 or f64; i64 for SQUARE and
+ * CLAMP). Parallel in fixed chunks. */
+void nbk_pw1_run(nbk_pw1 op, nb_dtype t, const void *x, void *y, int64_t n, const double *p);
+
+/* out[i] = g[i] * f'(x[i]) for the activations f among nbk_pw1 (LEAKY_RELU, ELU, GELU, GELU_TANH,
+ * SILU, MISH, SOFTPLUS, HARDTANH, HARDSWISH, HARDSIGMOID, RELU_GRAD; parameters as nbk_pw1_run), on n
+ * contiguous elements of type t (f32 or f64): PyTorch's *_backward kernels in one pass. Where the
+ * gradient is masked to zero (outside hardtanh's open interval, hardswish below -3, hardsigmoid
+ * outside (-3, 3)) out is 0 whatever g holds, as a select (torch.where) gives. */
+void nbk_pw1_grad_run(nbk_pw1 op, nb_dtype t, const void *g, const void *x, void *out, int64_t n, const double *p);
+
+/* Binary long tail. ATAN2 on floats; FMOD (sign of a, as C fmod) and REMAINDER (sign of b, as
+ * Python's %) on floats and i64; the bitwise ops on i64 and bool; the logical ops on bool (u8 0/1),
+ * f32 or f64 (nonzero and NaN are true). out is of type t, bool for the logical ops. Returns 1 if an integer FMOD / REMAINDER met a zero divisor (those elements get 0), else 0. */
+typedef enum nbk_pw2 {
+    NBK_ATAN2, NBK_FMOD, NBK_REMAINDER, NBK_BAND, NBK_BOR, NBK_BXOR, NBK_LAND, NBK_LOR, NBK_LXOR, NBK_PW2_COUNT
+} nbk_pw2;
+int nbk_pw2_run(nbk_pw2 op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                const int64_t *sb, int ndim, const int64_t *shape);
+/* Ternary: LERP out = a + c (b - a) (PyTorch's two-sided formula: b - (b - a)(1 - c) when |c| >= 0.5);
+ * ADDCMUL out = a + p * b * c (t: f32, f64 or i64). */
+typedef enum nbk_pw3 { NBK_LERP, NBK_ADDCMUL, NBK_PW3_COUNT } nbk_pw3;
+void nbk_pw3_run(nbk_pw3 op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
+                 const int64_t *sb, const void *c, const int64_t *sc, double p, int ndim, const int64_t *shape);
+
 /* f32 vector math: y[i] = f(x[i]) on n contiguous floats, single-threaded, at the dispatch level of
  * this CPU (AVX-512, AVX2, scalar; NABLA_CPU_MAX caps it). nbk_unary_run uses the same functions for
  * f32 exp, log, tanh and sigmoid (f64 calls libm), and so do the f32 softmax rows.
