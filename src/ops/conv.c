@@ -452,25 +452,29 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
         if (a.ints[i] < 1) return nbc_error(NB_ERR_ARG, "%s: stride must be at least 1", fn), NULL;
     if (a.ints[A_DH] < 1 || a.ints[A_DW] < 1 || a.ints[A_GROUPS] < 1)
         return nbc_error(NB_ERR_ARG, "%s: dilation and groups must be at least 1", fn), NULL;
+    bool crop_h = false, crop_w = false;
     if (opts->same) {
         if (a.ints[A_SH] != 1 || a.ints[A_SW] != 1)
             return nbc_error(NB_ERR_ARG, "%s: padding \"same\" needs stride 1 (as in PyTorch)", fn), NULL;
         if (w->ndim != 4) return nbc_error(NB_ERR_ARG, "%s: weight %s must have 4 dims", fn, nbc_desc(w)), NULL;
+        /* total padding t = d (k - 1), t / 2 before and the rest after, as PyTorch. An odd t pads
+         * (t + 1) / 2 on both sides and drops the first output row / column, which is the same. */
         int64_t th = a.ints[A_DH] * (w->shape[2] - 1), tw = a.ints[A_DW] * (w->shape[3] - 1);
-        if (th % 2 || tw % 2) { /* PyTorch pads asymmetrically here; we pad explicitly then convolve */
-            int64_t pads[4] = {tw / 2, tw - tw / 2, th / 2, th - th / 2};
-            (void)pads;
-            return nbc_error(NB_ERR_UNSUPPORTED, "%s: padding \"same\" with an even effective kernel size (%lldx%lld) "
-                             "needs asymmetric padding, which is not supported yet", fn, (long long)th + 1,
-                             (long long)tw + 1), NULL;
-        }
-        a.ints[A_PH] = th / 2;
-        a.ints[A_PW] = tw / 2;
+        a.ints[A_PH] = (th + 1) / 2;
+        a.ints[A_PW] = (tw + 1) / 2;
+        crop_h = th % 2 != 0;
+        crop_w = tw % 2 != 0;
     } else {
         a.ints[A_PH] = opts->padding[0] < 0 ? 0 : opts->padding[0];
         a.ints[A_PW] = opts->padding[1] == 0 ? a.ints[A_PH] : (opts->padding[1] < 0 ? 0 : opts->padding[1]);
     }
     nb_tensor *y = nbo_apply1(NBO_conv2d, (nb_tensor *[]){x, w}, 2, &a);
+    for (int d = 2; d < 4 && y; d++)
+        if (d == 2 ? crop_h : crop_w) {
+            nb_tensor *c = nb_slice(y, d, 1, INT64_MAX, 1);
+            nb_free(y);
+            y = c;
+        }
     if (!y || !bias) return y;
     if (bias->ndim != 1 || bias->shape[0] != y->shape[1]) {
         nb_free(y);
@@ -481,4 +485,110 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
     nb_free(b4);
     nb_free(y);
     return r;
+}
+
+/* ---- conv1d: conv2d over (N, C, 1, L) ------------------------------------------------------------ */
+
+nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_opts *opts) {
+    static const char fn[] = "nb_conv1d";
+    static const nb_conv_opts none;
+    if (!x) return nbc_null_arg(fn, 1), NULL;
+    if (!w) return nbc_null_arg(fn, 2), NULL;
+    if (!opts) opts = &none;
+    if (!nb_dtype_is_float(x->dtype) || !nb_dtype_is_float(w->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: input and weight must have floating dtypes; got %s and %s", fn,
+                         nb_dtype_name(x->dtype), nb_dtype_name(w->dtype)), NULL;
+    if ((x->ndim != 2 && x->ndim != 3) || w->ndim != 3)
+        return nbc_error(NB_ERR_ARG, "%s: expected input (N, C, L) or (C, L) and weight (O, C/groups, k); got %s and %s",
+                         fn, nbc_desc(x), nbc_desc(w)), NULL;
+    int64_t s = opts->stride[0] ? opts->stride[0] : 1, d = opts->dilation[0] ? opts->dilation[0] : 1;
+    int64_t g = opts->groups ? opts->groups : 1, p = opts->padding[0] < 0 ? 0 : opts->padding[0];
+    int64_t C = x->shape[x->ndim - 2], L = x->shape[x->ndim - 1], k = w->shape[2];
+    if (s < 1 || d < 1 || g < 1)
+        return nbc_error(NB_ERR_ARG, "%s: stride, dilation and groups must be at least 1", fn), NULL;
+    if (C != w->shape[1] * g || w->shape[0] % g)
+        return nbc_error(NB_ERR_ARG, "%s: input %s has %lld channels; weight %s with groups=%lld expects %lld (and out "
+                         "channels divisible by groups)", fn, nbc_desc(x), (long long)C, nbc_desc(w), (long long)g,
+                         (long long)(w->shape[1] * g)), NULL;
+    if (!opts->same && L + 2 * p - d * (k - 1) - 1 < 0)
+        return nbc_error(NB_ERR_ARG, "%s: kernel %lld (dilation %lld) is larger than the padded input %s", fn,
+                         (long long)k, (long long)d, nbc_desc(x)), NULL;
+    if (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0]))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)w->shape[0]), NULL;
+    nb_conv_opts o2 = {.stride = {1, s}, .padding = {-1, p ? p : -1}, .dilation = {1, d}, .groups = g, .same = opts->same};
+    if (opts->same && s != 1) return nbc_error(NB_ERR_ARG, "%s: padding \"same\" needs stride 1 (as in PyTorch)", fn), NULL;
+    nb_tensor *x4 = nb_reshape(x, NB_SHAPE(x->ndim == 3 ? x->shape[0] : 1, C, 1, L)), *w4 = nb_unsqueeze(w, 2);
+    nb_tensor *y4 = x4 && w4 ? nb_conv2d(x4, w4, bias, &o2) : NULL;
+    nb_tensor *y = y4 ? nb_squeeze(y4, 2) : NULL;
+    if (y && x->ndim == 2) { /* unbatched (C, L) in, (O, L') out */
+        nb_tensor *s1 = nb_squeeze(y, 0);
+        nb_free(y);
+        y = s1;
+    }
+    nb_free(x4);
+    nb_free(w4);
+    nb_free(y4);
+    return y;
+}
+
+/* ---- conv_transpose2d: the input gradient of conv2d ---------------------------------------------- */
+
+nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_transpose_opts *opts) {
+    static const char fn[] = "nb_conv_transpose2d";
+    static const nb_conv_transpose_opts none;
+    if (!x) return nbc_null_arg(fn, 1), NULL;
+    if (!w) return nbc_null_arg(fn, 2), NULL;
+    if (!opts) opts = &none;
+    if (!nb_dtype_is_float(x->dtype) || !nb_dtype_is_float(w->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: input and weight must have floating dtypes; got %s and %s", fn,
+                         nb_dtype_name(x->dtype), nb_dtype_name(w->dtype)), NULL;
+    if ((x->ndim != 3 && x->ndim != 4) || w->ndim != 4)
+        return nbc_error(NB_ERR_ARG, "%s: expected input (N, C_in, H, W) or (C_in, H, W) and weight (C_in, C_out/groups, "
+                         "kH, kW); got %s and %s", fn, nbc_desc(x), nbc_desc(w)), NULL;
+    nb_attrs a = {.n_ints = A_SHAPE + 4};
+    int64_t op[2];
+    for (int i = 0; i < 2; i++) {
+        a.ints[A_SH + i] = pair_get(opts->stride, i, 1);
+        a.ints[A_DH + i] = pair_get(opts->dilation, i, 1);
+        op[i] = pair_get(opts->output_padding, i, 0);
+    }
+    a.ints[A_PH] = opts->padding[0] < 0 ? 0 : opts->padding[0];
+    a.ints[A_PW] = opts->padding[1] == 0 ? a.ints[A_PH] : (opts->padding[1] < 0 ? 0 : opts->padding[1]);
+    int64_t g = a.ints[A_GROUPS] = opts->groups ? opts->groups : 1;
+    if (a.ints[A_SH] < 1 || a.ints[A_SW] < 1 || a.ints[A_DH] < 1 || a.ints[A_DW] < 1 || g < 1)
+        return nbc_error(NB_ERR_ARG, "%s: stride, dilation and groups must be at least 1", fn), NULL;
+    if (op[0] < 0 || op[1] < 0 || op[0] >= a.ints[A_SH] || op[1] >= a.ints[A_SW])
+        return nbc_error(NB_ERR_ARG, "%s: output_padding (%lld, %lld) must be smaller than the stride (%lld, %lld)", fn,
+                         (long long)op[0], (long long)op[1], (long long)a.ints[A_SH], (long long)a.ints[A_SW]), NULL;
+    const int64_t *xs = x->shape + x->ndim - 3;
+    if (xs[0] != w->shape[0] || w->shape[0] % g)
+        return nbc_error(NB_ERR_ARG, "%s: input %s has %lld channels; weight %s expects %lld (divisible by groups=%lld)",
+                         fn, nbc_desc(x), (long long)xs[0], nbc_desc(w), (long long)w->shape[0], (long long)g), NULL;
+    int64_t shape[4] = {x->ndim == 4 ? x->shape[0] : 1, w->shape[1] * g, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        shape[2 + i] = (xs[1 + i] - 1) * a.ints[A_SH + i] - 2 * a.ints[A_PH + i] + a.ints[A_DH + i] * (w->shape[2 + i] - 1) +
+                       op[i] + 1;
+        if (shape[2 + i] <= 0 || xs[1 + i] < 1)
+            return nbc_error(NB_ERR_ARG, "%s: input %s with weight %s gives an empty output (%lld x %lld is too small "
+                             "for the padding)", fn, nbc_desc(x), nbc_desc(w), (long long)xs[1], (long long)xs[2]), NULL;
+    }
+    if (bias && (bias->ndim != 1 || bias->shape[0] != shape[1]))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)shape[1]), NULL;
+    memcpy(&a.ints[A_SHAPE], shape, sizeof shape);
+    nb_tensor *x4 = x->ndim == 3 ? nb_unsqueeze(x, 0) : nb_retain(x);
+    nb_tensor *y = x4 ? nbo_apply1(NBO_conv2d_input_grad, (nb_tensor *[]){x4, w}, 2, &a) : NULL;
+    nb_free(x4);
+    if (y && bias) {
+        nb_tensor *b4 = nb_reshape(bias, NB_SHAPE(1, -1, 1, 1));
+        nb_tensor *r = b4 ? nb_add(y, b4) : NULL;
+        nb_free(b4);
+        nb_free(y);
+        y = r;
+    }
+    if (y && x->ndim == 3) {
+        nb_tensor *s = nb_squeeze(y, 0);
+        nb_free(y);
+        y = s;
+    }
+    return y;
 }
