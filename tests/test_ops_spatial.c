@@ -444,6 +444,65 @@ static void test_pixel_shuffle_reference(void) {
     CHECK(h_max_abs_diff(nb_pixel_shuffle(x3, 2), nb_reshape(nb_pixel_shuffle(nb_unsqueeze(x3, 0), 2), NB_SHAPE(1, 4, 6))) == 0);
 }
 
+/* ---- gradients: resample2d_backward is the adjoint (<g, f(x)> = <f^T g, x>), in f32 and f64 alike;
+ * adaptive_max_pool2d's gradient lands at the indices ------------------------------------------------ */
+
+typedef nb_tensor *(*lin_fn)(nb_tensor *x, int k);
+static nb_tensor *lin_op(nb_tensor *x, int k) {
+    switch (k) {
+    case 0: return nb_avg_pool2d(x, &(nb_avg_pool_opts){.kernel = {3}, .stride = {2}, .padding = {1}, .ceil_mode = true});
+    case 1: return nb_avg_pool2d(x, &(nb_avg_pool_opts){.kernel = {2, 3}, .exclude_pad = true, .padding = {1}});
+    case 2: return nb_avg_pool2d(x, &(nb_avg_pool_opts){.kernel = {3}, .stride = {1}, .divisor_override = 4});
+    case 3: return nb_adaptive_avg_pool2d(x, 3, 5);
+    case 4: return nb_adaptive_avg_pool2d(x, 9, 2);
+    case 5: return nb_interpolate(x, &(nb_interpolate_opts){.size = {17, 5}});
+    case 6: return nb_interpolate(x, &(nb_interpolate_opts){.scale_factor = {0.5, 2.5}, .mode = NB_INTERP_BILINEAR});
+    case 7: return nb_interpolate(x, &(nb_interpolate_opts){.size = {3, 17}, .mode = NB_INTERP_BILINEAR, .align_corners = true});
+    default: return NULL;
+    }
+}
+
+static void test_gradients_reference(void) {
+    for (int k = 0; k < 8; k++) {
+        nb_scope_begin();
+        int64_t H = 7, W = 6;
+        nb_tensor *x = nb_param(nb_randn(NB_SHAPE(2, 3, H, W), NB_F64));
+        nb_tensor *y = lin_op(x, k);
+        nb_tensor *g = y ? nb_randn(nb_ndim(y), nb_shape(y), NB_F64) : NULL;
+        CHECK(g && nb_backward(nb_sum(nb_mul(y, g), NULL)) == 0);
+        nb_tensor *gx = nb_grad(x);
+        double lhs = g ? nb_item(nb_sum(nb_mul(y, g), NULL)) : 0, rhs = gx ? nb_item(nb_sum(nb_mul(gx, x), NULL)) : 1;
+        CHECK_MSG(fabs(lhs - rhs) < 1e-10 * (1 + fabs(lhs)), "op %d: <g, f(x)> = %.15g, <f^T g, x> = %.15g", k, lhs, rhs);
+        /* the same gradient in f32, and for a transposed input */
+        for (int v = 0; v < 2; v++) {
+            nb_tensor *xf = nb_param(v ? nb_contiguous(nb_transpose(nb_to(nb_detach(x), NB_F32), 2, 3)) : nb_to(nb_detach(x), NB_F32));
+            nb_tensor *xin = v ? nb_transpose(xf, 2, 3) : xf;
+            nb_tensor *yf = lin_op(xin, k);
+            CHECK(yf && nb_backward(nb_sum(nb_mul(yf, nb_to(g, NB_F32)), NULL)) == 0);
+            nb_tensor *gf = nb_grad(xf);
+            CHECK_MSG(gf && gx && h_max_abs_diff(v ? nb_transpose(gf, 2, 3) : gf, gx) < 1e-5, "op %d view %d: f32 gradient", k, v);
+        }
+        nb_scope_end();
+    }
+    /* adaptive max: the gradient is g scattered (added) at the indices */
+    nb_tensor *x = nb_param(nb_randn(NB_SHAPE(2, 2, 7, 5), NB_F64)), *idx = NULL;
+    nb_tensor *y = nb_adaptive_max_pool2d_with_indices(x, 4, 4, &idx); /* overlapping windows */
+    nb_tensor *g = nb_randn(NB_SHAPE(2, 2, 4, 4), NB_F64);
+    CHECK(y && nb_backward(nb_sum(nb_mul(y, g), NULL)) == 0);
+    double *gv = ref_read(g), *iv = ref_read(idx), *e = ref_darray(2 * 2 * 35);
+    for (int64_t p = 0; p < 4; p++)
+        for (int64_t o = 0; o < 16; o++) e[p * 35 + (int64_t)iv[p * 16 + o]] += gv[p * 16 + o];
+    ref_set_ctx("adaptive_max_pool2d gradient");
+    CHECK_REF(nb_grad(x), NB_F64, NB_SHAPE(2, 2, 7, 5), e, 1e-12, 1e-12);
+    /* conv_transpose2d is the adjoint of conv2d in x */
+    nb_tensor *w = nb_randn(NB_SHAPE(3, 2, 3, 3), NB_F64), *xt = nb_randn(NB_SHAPE(2, 3, 4, 5), NB_F64);
+    nb_tensor *u = nb_randn(NB_SHAPE(2, 2, 8, 10), NB_F64);
+    nb_conv_transpose_opts to = {.stride = {2}, .padding = {1}, .output_padding = {1}};
+    double l = nb_item(nb_sum(nb_mul(nb_conv_transpose2d(xt, w, NULL, &to), u), NULL));
+    double r = nb_item(nb_sum(nb_mul(nb_conv2d(u, w, NULL, &(nb_conv_opts){.stride = {2}, .padding = {1}}), xt), NULL));
+    CHECK_NEAR(l, r, 1e-10 * (1 + fabs(l)));
+}
+
 /* ---- errors -------------------------------------------------------------------------------------- */
 
 static void test_errors(void) {
@@ -533,6 +592,7 @@ int main(void) {
     REF_RUN(test_adaptive_pools_reference);
     REF_RUN(test_interpolate_reference);
     REF_RUN(test_pixel_shuffle_reference);
+    REF_RUN(test_gradients_reference);
     REF_RUN(test_errors);
     return harness_finish();
 }
