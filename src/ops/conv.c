@@ -21,6 +21,7 @@
  */
 #include "op.h"
 #include "../kernels/cpu/conv.h"
+#include "../kernels/cpu/depthwise.h"
 
 #include <string.h>
 
@@ -93,6 +94,10 @@ static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O,
     atomic_init(&j.oom, false);
     return j;
 }
+
+/* One filter per channel (groups == C_in == C_out, e.g. MobileNet's 3x3): direct loops instead of a
+ * one-row GEMM per channel and sample. */
+static bool is_depthwise(const conv_job *j) { return j->Cg == 1 && j->Og == 1 && j->G > 1; }
 
 /* Run fn over [0, n) tasks: in parallel when there are enough tasks to share (each task's GEMMs then
  * run on its thread), else in turn with the GEMMs parallel inside. The results are the same. */
@@ -251,7 +256,8 @@ static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bx.data, bw.data, res);
-        run_tasks(g.n, fwd_chunk, &j);
+        if (is_depthwise(&j)) nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
+        else run_tasks(g.n, fwd_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, y, c, res, rcap);
         else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
@@ -318,7 +324,8 @@ static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a,
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bgy.data, bw.data, res);
-        run_tasks(g.n, dx_chunk, &j);
+        if (is_depthwise(&j)) nbk_depthwise_conv2d_input_grad(c, &g, bgy.data, bw.data, res);
+        else run_tasks(g.n, dx_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gx, c, res, rcap);
         else if (res != nbc_ptr(gx)) nbc_block_free(res, rcap);
@@ -371,6 +378,24 @@ static int weight_grad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc
 #define DW_MAX_PARTIALS 64
 #define DW_PARTIAL_ELEMS ((int64_t)1 << 22)
 
+/* The general weight gradient: blocks of samples, a GEMM per block and group, partial sums. */
+static void dw_gemm_path(conv_job *j, size_t *pcap) {
+    const nbk_conv_geom *g = &j->g;
+    int64_t OK = j->O * j->K;
+    int64_t cols = DW_COLUMNS, ogk = j->Og * j->K, small = DW_SMALL_MNK / (ogk > 0 ? ogk : 1); /* longer for small GEMMs */
+    if (cols < small) cols = small;
+    j->S = (cols + j->P - 1) / j->P;
+    if (j->S < (g->n + 255) / 256) j->S = (g->n + 255) / 256;
+    if (j->S > g->n) j->S = g->n;
+    j->NB = (g->n + j->S - 1) / j->S;
+    j->NQ = j->NB < DW_MAX_PARTIALS ? j->NB : DW_MAX_PARTIALS;
+    if (j->NQ > 1 && j->NQ * OK > DW_PARTIAL_ELEMS) j->NQ = DW_PARTIAL_ELEMS / OK > 1 ? DW_PARTIAL_ELEMS / OK : 1;
+    if (j->NQ > 1 && !(j->partials = nbc_block_alloc((size_t)(j->NQ * OK) * j->z, pcap))) atomic_store(&j->oom, true);
+    if (!atomic_load(&j->oom)) run_tasks(j->NQ, dw_chunk, j);
+    if (j->NQ > 1 && !atomic_load(&j->oom)) nbc_parallel_for(OK, 16384, sum_partials_chunk, j);
+    if (j->partials) nbc_block_free(j->partials, *pcap);
+}
+
 static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     static const char fn[] = "nb_conv2d_weight_grad";
@@ -385,19 +410,8 @@ static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], ws[0], bx.data, bgy.data, res);
-        int64_t OK = j.O * j.K;
-        int64_t cols = DW_COLUMNS, ogk = j.Og * j.K, small = DW_SMALL_MNK / (ogk > 0 ? ogk : 1); /* longer for small GEMMs */
-        if (cols < small) cols = small;
-        j.S = (cols + j.P - 1) / j.P;
-        if (j.S < (g.n + 255) / 256) j.S = (g.n + 255) / 256;
-        if (j.S > g.n) j.S = g.n;
-        j.NB = (g.n + j.S - 1) / j.S;
-        j.NQ = j.NB < DW_MAX_PARTIALS ? j.NB : DW_MAX_PARTIALS;
-        if (j.NQ > 1 && j.NQ * OK > DW_PARTIAL_ELEMS) j.NQ = DW_PARTIAL_ELEMS / OK > 1 ? DW_PARTIAL_ELEMS / OK : 1;
-        if (j.NQ > 1 && !(j.partials = nbc_block_alloc((size_t)(j.NQ * OK) * j.z, &pcap))) atomic_store(&j.oom, true);
-        if (!atomic_load(&j.oom)) run_tasks(j.NQ, dw_chunk, &j);
-        if (j.NQ > 1 && !atomic_load(&j.oom)) nbc_parallel_for(OK, 16384, sum_partials_chunk, &j);
-        if (j.partials) nbc_block_free(j.partials, pcap);
+        if (is_depthwise(&j)) nbk_depthwise_conv2d_weight_grad(c, &g, bx.data, bgy.data, res);
+        else dw_gemm_path(&j, &pcap);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gw, c, res, rcap);
         else if (res != nbc_ptr(gw)) nbc_block_free(res, rcap);

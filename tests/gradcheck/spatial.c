@@ -22,6 +22,12 @@ static void case_conv1d(void) {
     GC("conv1d same, even kernel", f_conv1d, &same, P(NB_SHAPE(2, 2, 7)), P(NB_SHAPE(3, 2, 4)), P(NB_SHAPE(3)));
     double_ud d = {f_conv1d, &s, 2};
     GC("conv1d second derivative", f_double, &d, P(NB_SHAPE(1, 4, 17)), P(NB_SHAPE(2, 2, 3)), V(1, 2, 4));
+    /* depthwise (groups == C_in == C_out): conv2d's direct-loop path, gradients to second order */
+    c1_ud dw = {.o = {.padding = {1}, .dilation = {2}, .stride = {2}, .groups = 3}, .bias = true};
+    GC("conv1d depthwise", f_conv1d, &dw, P(NB_SHAPE(2, 3, 9)), P(NB_SHAPE(3, 1, 3)), P(NB_SHAPE(3)));
+    double_ud dd = {f_conv1d, &dw, 3};
+    GC("conv1d depthwise second derivative", f_double, &dd, P(NB_SHAPE(2, 3, 9)), P(NB_SHAPE(3, 1, 3)), P(NB_SHAPE(3)),
+       V(2, 3, 4));
 }
 
 /* ---- conv_transpose2d ---- */
@@ -46,6 +52,12 @@ static void case_conv_transpose2d(void) {
     double_ud d = {f_convt, &s, 2};
     /* output (1, 2, (3-1)*2-2+2+1+1 = 6, (4-1)*3+1+2+1 = 13) */
     GC("conv_transpose2d second derivative", f_double, &d, P(NB_SHAPE(1, 4, 4, 3)), P(NB_SHAPE(4, 1, 3, 2)), V(1, 2, 6, 13));
+    ct_ud dw = {.o = {.stride = {2}, .padding = {1}, .output_padding = {1}, .groups = 3}};
+    double_ud dd = {f_convt, &dw, 2};
+    /* depthwise: output (1, 3, (3-1)*2-2+2+1+1 = 6, (4-1)*2-2+2+1+1 = 8) */
+    GC("conv_transpose2d depthwise", f_convt, &dw, P(NB_SHAPE(1, 3, 3, 4)), P(NB_SHAPE(3, 1, 3, 3)));
+    GC("conv_transpose2d depthwise second derivative", f_double, &dd, P(NB_SHAPE(1, 3, 3, 4)), P(NB_SHAPE(3, 1, 3, 3)),
+       V(1, 3, 6, 8));
 }
 
 /* ---- max_pool1d ---- */
