@@ -531,7 +531,9 @@ nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
         return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)w->shape[0]), NULL;
     nb_conv_opts o2 = {.stride = {1, s}, .padding = {-1, p ? p : -1}, .dilation = {1, d}, .groups = g, .same = opts->same};
     if (opts->same && s != 1) return nbc_error(NB_ERR_ARG, "%s: padding \"same\" needs stride 1 (as in PyTorch)", fn), NULL;
-    nb_tensor *x4 = nb_reshape(x, NB_SHAPE(x->ndim == 3 ? x->shape[0] : 1, C, 1, L)), *w4 = nb_unsqueeze(w, 2);
+    nb_tensor *x3 = x->ndim == 2 ? nb_unsqueeze(x, 0) : nb_retain(x); /* (N, C, L) */
+    nb_tensor *x4 = x3 ? nb_unsqueeze(x3, 2) : NULL, *w4 = nb_unsqueeze(w, 2); /* views: (N, C, 1, L), (O, C/g, 1, k) */
+    nb_free(x3);
     nb_tensor *y4 = x4 && w4 ? nb_conv2d(x4, w4, bias, &o2) : NULL;
     nb_tensor *y = y4 ? nb_squeeze(y4, 2) : NULL;
     if (y && x->ndim == 2) { /* unbatched (C, L) in, (O, L') out */
