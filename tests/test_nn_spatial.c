@@ -109,11 +109,32 @@ static void test_sequential_state_dict(void) {
     nb_module_free(net);
 }
 
+/* the printed tree reads like PyTorch's repr */
+static void test_describe(void) {
+    nb_module *net = nb_sequential(nb_conv1d_layer(4, 6, 3, &(nb_conv_opts){.stride = {2}, .padding = {1}, .groups = 2}),
+                                   nb_conv_transpose2d_layer(4, 6, 3, &(nb_conv_transpose_opts){.stride = {2}, .padding = {1}, .output_padding = {1}}),
+                                   nb_avgpool2d_layer(&(nb_avg_pool_opts){.kernel = {3}, .stride = {2}, .padding = {1}}),
+                                   nb_adaptive_avgpool2d_layer(1, 0), nb_maxpool1d_layer(&(nb_pool_opts){.kernel = {3}, .stride = {2}}));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    nb_module_print(net, f);
+    fclose(f);
+    const char *want[] = {"Conv1d(4, 6, kernel_size=(3,), stride=(2,), padding=(1,), groups=2)",
+                          "ConvTranspose2d(4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1))",
+                          "AvgPool2d(kernel_size=3, stride=2, padding=1)", "AdaptiveAvgPool2d(output_size=(1, 1))",
+                          "MaxPool1d(kernel_size=3, stride=2, padding=0, dilation=1, ceil_mode=False)"};
+    for (int i = 0; i < 5; i++) CHECK_MSG(buf && strstr(buf, want[i]), "\"%s\" not in:\n%s", want[i], buf ? buf : "");
+    free(buf);
+    nb_module_free(net);
+}
+
 int main(void) {
     nb_manual_seed(3);
     RUN(test_conv1d_layer);
     RUN(test_conv_transpose2d_layer);
     RUN(test_pool_layers);
     RUN(test_sequential_state_dict);
+    RUN(test_describe);
     return harness_finish();
 }
