@@ -357,6 +357,69 @@ static void test_max_pool2d_fast_paths(void) {
     }
 }
 
+/* Depthwise conv2d (groups == C_in == C_out) takes direct loops; the same convolution with a dense,
+ * block-diagonal weight (groups 1) takes im2col + GEMM. Both, with both gradients, must agree. */
+static void test_depthwise_vs_general(void) {
+    /* C, H, W, k, stride, padding, dilation */
+    const int64_t cases[][7] = {{3, 7, 17, 3, 1, 1, 1}, {1, 1, 1, 1, 1, 0, 1}, {4, 17, 7, 3, 2, 1, 1}, {2, 9, 9, 5, 3, 2, 1},
+                                {3, 7, 7, 3, 1, 2, 2}, {5, 6, 11, 2, 2, 0, 1}, {2, 28, 28, 3, 1, 1, 1}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const int64_t *c = cases[k];
+        int64_t C = c[0], K = c[3];
+        for (int dt = 0; dt < 3; dt++) {
+            nb_dtype d = dt == 0 ? NB_F32 : dt == 1 ? NB_F64 : NB_F16;
+            nb_scope_begin();
+            nb_tensor *x = nb_param(nb_to(nb_randn(NB_SHAPE(2, C, c[1], c[2]), NB_F64), d));
+            nb_tensor *w = nb_param(nb_to(nb_randn(NB_SHAPE(C, 1, K, K), NB_F64), d));
+            nb_tensor *xd = nb_param(nb_detach(x));
+            /* dense (C, C, K, K) weight with w on the diagonal blocks */
+            double *wv = malloc(sizeof(double) * (size_t)(C * K * K)), *dv = calloc((size_t)(C * C * K * K), sizeof(double));
+            nb_copy_to(w, wv, sizeof(double) * (size_t)(C * K * K), NB_F64);
+            for (int64_t o = 0; o < C; o++)
+                for (int64_t i = 0; i < K * K; i++) dv[(o * C + o) * K * K + i] = wv[o * K * K + i];
+            nb_tensor *wd = nb_param(nb_to(nb_from_data(dv, NB_SHAPE(C, C, K, K), NB_F64), d));
+            free(wv), free(dv);
+            nb_conv_opts o = {.stride = {c[4]}, .padding = {c[5] ? c[5] : -1}, .dilation = {c[6]}, .groups = C};
+            nb_conv_opts od = o;
+            od.groups = 1;
+            nb_tensor *y = nb_conv2d(x, w, NULL, &o), *yd = nb_conv2d(xd, wd, NULL, &od);
+            double tol = d == NB_F64 ? 1e-12 : d == NB_F32 ? 1e-4 : 2e-2;
+            CHECK_MSG(y && yd && h_max_abs_diff(y, yd) < tol, "depthwise case %zu %s: forward differs by %g", k,
+                      nb_dtype_name(d), y && yd ? h_max_abs_diff(y, yd) : -1.0);
+            nb_tensor *g = y ? nb_to(nb_randn(nb_ndim(y), nb_shape(y), NB_F64), d) : NULL;
+            CHECK(g && nb_backward(nb_sum(nb_mul(y, g), NULL)) == 0 && nb_backward(nb_sum(nb_mul(yd, g), NULL)) == 0);
+            nb_tensor *gx = nb_grad(x), *gxd = nb_grad(xd), *gw = nb_grad(w), *gwd = nb_grad(wd);
+            CHECK_MSG(gx && gxd && h_max_abs_diff(gx, gxd) < tol, "depthwise case %zu %s: input gradient", k, nb_dtype_name(d));
+            /* the diagonal blocks of the dense weight gradient */
+            bool ok = gw && gwd;
+            double gtol = d == NB_F64 ? 1e-10 : d == NB_F32 ? 1e-3 : 0.5;
+            for (int64_t ch = 0; ch < C && ok; ch++) {
+                nb_tensor *blk = nb_slice(nb_slice(gwd, 0, ch, ch + 1, 1), 1, ch, ch + 1, 1);
+                nb_tensor *mine = nb_slice(gw, 0, ch, ch + 1, 1);
+                ok = blk && mine && h_max_abs_diff(blk, mine) < gtol;
+            }
+            CHECK_MSG(ok, "depthwise case %zu %s: weight gradient", k, nb_dtype_name(d));
+            nb_scope_end();
+        }
+    }
+    /* 1 and 2 threads give the same bits */
+    nb_scope_begin();
+    nb_tensor *x = nb_param(nb_randn(NB_SHAPE(4, 8, 17, 19), NB_F32)), *w = nb_param(nb_randn(NB_SHAPE(8, 1, 3, 3), NB_F32));
+    nb_conv_opts o = {.padding = {1}, .groups = 8};
+    int nt = nb_get_num_threads();
+    nb_tensor *r[2][3];
+    for (int t = 0; t < 2; t++) {
+        nb_set_num_threads(t + 1);
+        nb_tensor *y = nb_conv2d(x, w, NULL, &o);
+        nb_zero_grad(x), nb_zero_grad(w);
+        CHECK(nb_backward(nb_sum(nb_mul(y, y), NULL)) == 0);
+        r[t][0] = y, r[t][1] = nb_clone(nb_grad(x)), r[t][2] = nb_clone(nb_grad(w));
+    }
+    nb_set_num_threads(nt);
+    for (int i = 0; i < 3; i++) CHECK(h_max_abs_diff(r[0][i], r[1][i]) == 0);
+    nb_scope_end();
+}
+
 int main(void) {
     nb_manual_seed(11);
     RUN(test_conv2d_reference);
@@ -366,5 +429,6 @@ int main(void) {
     RUN(test_max_pool2d_gradient_and_errors);
     RUN(test_conv2d_gradients_reference);
     RUN(test_max_pool2d_fast_paths);
+    RUN(test_depthwise_vs_general);
     return harness_finish();
 }

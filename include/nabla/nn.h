@@ -63,6 +63,20 @@ NB_API nb_module *nb_dropout_layer(double p);
 NB_API nb_module *nb_conv2d_layer(int64_t in_channels, int64_t out_channels, int64_t kernel, const nb_conv_opts *opts);
 /* torch.nn.MaxPool2d: opts.kernel is required. */
 NB_API nb_module *nb_maxpool2d_layer(const nb_pool_opts *opts);
+/* torch.nn.Conv1d(in, out, kernel) with the options of nb_conv1d; opts may be NULL. Parameters
+ * "weight" (out, in/groups, k) and "bias" (out), both uniform(+-1/sqrt(in/groups * k)). */
+NB_API nb_module *nb_conv1d_layer(int64_t in_channels, int64_t out_channels, int64_t kernel, const nb_conv_opts *opts);
+/* torch.nn.ConvTranspose2d(in, out, kernel) with the options of nb_conv_transpose2d; opts may be NULL.
+ * Parameters "weight" (in, out/groups, k, k) and "bias" (out), both uniform(+-1/sqrt(out/groups * k * k))
+ * (torch's fan_in of that weight). */
+NB_API nb_module *nb_conv_transpose2d_layer(int64_t in_channels, int64_t out_channels, int64_t kernel,
+                                            const nb_conv_transpose_opts *opts);
+/* torch.nn.AvgPool2d: opts.kernel is required. */
+NB_API nb_module *nb_avgpool2d_layer(const nb_avg_pool_opts *opts);
+/* torch.nn.AdaptiveAvgPool2d((oh, ow)): ow = 0 repeats oh, -1 keeps the input's size. */
+NB_API nb_module *nb_adaptive_avgpool2d_layer(int64_t oh, int64_t ow);
+/* torch.nn.MaxPool1d: opts.kernel is required (first entries of the pairs). */
+NB_API nb_module *nb_maxpool1d_layer(const nb_pool_opts *opts);
 /* (end of the spatial layers: conv1d, conv_transpose2d, pooling) */
 /* torch.nn.BatchNorm2d / BatchNorm1d (eps 1e-5, momentum 0.1, affine, tracking running stats):
  * parameters "weight", "bias"; buffers "running_mean", "running_var", "num_batches_tracked". */

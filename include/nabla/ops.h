@@ -286,7 +286,7 @@ typedef struct nb_conv_opts {
     int64_t padding[2];
     int64_t dilation[2];
     int64_t groups;
-    bool same;               /* padding "same" (stride 1; odd effective kernel sizes) */
+    bool same;               /* padding "same" (stride 1; t = d (k - 1) split t/2 before, the rest after) */
 } nb_conv_opts;
 /* torch.nn.functional.conv2d: x (N, C, H, W), w (O, C/groups, kH, kW), bias (O) or NULL. */
 NB_API nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_opts *opts);
@@ -303,6 +303,64 @@ NB_API nb_tensor *nb_max_pool2d(nb_tensor *x, const nb_pool_opts *opts);
 /* The same, also giving the flat index (i64, into each H*W plane) of every maximum in *indices
  * (a new reference), as return_indices=True. */
 NB_API nb_tensor *nb_max_pool2d_with_indices(nb_tensor *x, const nb_pool_opts *opts, nb_tensor **indices);
+/* torch.nn.functional.conv1d: x (N, C, L) or (C, L), w (O, C/groups, k), bias (O) or NULL; the first
+ * entry of each pair in opts is used (stride, padding, dilation), and same / groups as for conv2d.
+ * Runs conv2d over (N, C, 1, L). */
+NB_API nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_opts *opts);
+/* Options of nb_conv_transpose2d, pairs as above (zeros: stride 1, padding 0, output_padding 0,
+ * dilation 1, groups 1). */
+typedef struct nb_conv_transpose_opts {
+    int64_t stride[2];
+    int64_t padding[2];
+    int64_t output_padding[2]; /* must be smaller than the stride (PyTorch also allows < dilation) */
+    int64_t dilation[2];
+    int64_t groups;
+} nb_conv_transpose_opts;
+/* torch.nn.functional.conv_transpose2d: x (N, C_in, H, W) or (C_in, H, W), w (C_in, C_out/groups, kH,
+ * kW), bias (C_out) or NULL. Output size (H - 1) s - 2 p + d (k - 1) + output_padding + 1. It is the
+ * input gradient of conv2d (same kernel); its gradients are conv2d and conv2d's weight gradient. */
+NB_API nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_transpose_opts *opts);
+/* torch.nn.functional.max_pool1d on (N, C, L) or (C, L): the first entry of each pair in opts. */
+NB_API nb_tensor *nb_max_pool1d(nb_tensor *x, const nb_pool_opts *opts);
+/* The same with the index (i64, in [0, L)) of every maximum in *indices (a new reference). */
+NB_API nb_tensor *nb_max_pool1d_with_indices(nb_tensor *x, const nb_pool_opts *opts, nb_tensor **indices);
+/* Options of the average pools; pairs as above. */
+typedef struct nb_avg_pool_opts {
+    int64_t kernel[2];        /* required */
+    int64_t stride[2];        /* default: the kernel size */
+    int64_t padding[2];       /* at most half the kernel */
+    bool ceil_mode;           /* round the output size up, as PyTorch's ceil_mode */
+    bool exclude_pad;         /* count_include_pad=False: divide by the in-bounds count (PyTorch's default,
+                                 count_include_pad=True, counts padded positions) */
+    int64_t divisor_override; /* divide every window sum by this instead (0: none) */
+} nb_avg_pool_opts;
+/* torch.nn.functional.avg_pool2d on (N, C, H, W) or (C, H, W). */
+NB_API nb_tensor *nb_avg_pool2d(nb_tensor *x, const nb_avg_pool_opts *opts);
+/* torch.nn.functional.avg_pool1d on (N, C, L) or (C, L): the first entry of each pair in opts. */
+NB_API nb_tensor *nb_avg_pool1d(nb_tensor *x, const nb_avg_pool_opts *opts);
+/* torch.nn.functional.adaptive_avg_pool2d to output size (oh, ow) on (N, C, H, W) or (C, H, W): output
+ * (i, j) is the mean of rows [floor(i H / oh), ceil((i + 1) H / oh)) and the columns alike. ow = 0
+ * repeats oh; -1 keeps the input's size (PyTorch's None). */
+NB_API nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow);
+/* torch.nn.functional.adaptive_max_pool2d: the maximum over the same windows. */
+NB_API nb_tensor *nb_adaptive_max_pool2d(nb_tensor *x, int64_t oh, int64_t ow);
+/* The same with the flat index (i64, into each H*W plane) of every maximum in *indices. */
+NB_API nb_tensor *nb_adaptive_max_pool2d_with_indices(nb_tensor *x, int64_t oh, int64_t ow, nb_tensor **indices);
+typedef enum nb_interp_mode { NB_INTERP_NEAREST, NB_INTERP_BILINEAR } nb_interp_mode;
+typedef struct nb_interpolate_opts {
+    int64_t size[2];         /* output (H, W); second 0 repeats the first */
+    double scale_factor[2];  /* or scale factors (output floor(H * s)); second 0 repeats the first */
+    nb_interp_mode mode;     /* NB_INTERP_NEAREST (default) or NB_INTERP_BILINEAR */
+    bool align_corners;      /* bilinear only */
+} nb_interpolate_opts;
+/* torch.nn.functional.interpolate of a 4-D input (N, C, H, W), float dtypes: "nearest" picks input
+ * floor(dst * scale) (PyTorch's legacy nearest, scale = in / out or 1 / scale_factor), "bilinear"
+ * with align_corners true or false. Exactly one of size and scale_factor is given. */
+NB_API nb_tensor *nb_interpolate(nb_tensor *x, const nb_interpolate_opts *opts);
+/* torch.nn.functional.pixel_shuffle: (*, C r^2, H, W) -> (*, C, H r, W r). */
+NB_API nb_tensor *nb_pixel_shuffle(nb_tensor *x, int64_t upscale_factor);
+/* torch.nn.functional.pixel_unshuffle: (*, C, H r, W r) -> (*, C r^2, H, W). */
+NB_API nb_tensor *nb_pixel_unshuffle(nb_tensor *x, int64_t downscale_factor);
 /* (end of the spatial section) */
 
 /* ---- normalisation ------------------------------------------------------------------------------- */

@@ -21,6 +21,7 @@
  */
 #include "op.h"
 #include "../kernels/cpu/conv.h"
+#include "../kernels/cpu/depthwise.h"
 
 #include <string.h>
 
@@ -93,6 +94,10 @@ static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O,
     atomic_init(&j.oom, false);
     return j;
 }
+
+/* One filter per channel (groups == C_in == C_out, e.g. MobileNet's 3x3): direct loops instead of a
+ * one-row GEMM per channel and sample. */
+static bool is_depthwise(const conv_job *j) { return j->Cg == 1 && j->Og == 1 && j->G > 1; }
 
 /* Run fn over [0, n) tasks: in parallel when there are enough tasks to share (each task's GEMMs then
  * run on its thread), else in turn with the GEMMs parallel inside. The results are the same. */
@@ -251,7 +256,8 @@ static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bx.data, bw.data, res);
-        run_tasks(g.n, fwd_chunk, &j);
+        if (is_depthwise(&j)) nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
+        else run_tasks(g.n, fwd_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, y, c, res, rcap);
         else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
@@ -318,7 +324,8 @@ static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a,
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bgy.data, bw.data, res);
-        run_tasks(g.n, dx_chunk, &j);
+        if (is_depthwise(&j)) nbk_depthwise_conv2d_input_grad(c, &g, bgy.data, bw.data, res);
+        else run_tasks(g.n, dx_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gx, c, res, rcap);
         else if (res != nbc_ptr(gx)) nbc_block_free(res, rcap);
@@ -371,6 +378,24 @@ static int weight_grad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc
 #define DW_MAX_PARTIALS 64
 #define DW_PARTIAL_ELEMS ((int64_t)1 << 22)
 
+/* The general weight gradient: blocks of samples, a GEMM per block and group, partial sums. */
+static void dw_gemm_path(conv_job *j, size_t *pcap) {
+    const nbk_conv_geom *g = &j->g;
+    int64_t OK = j->O * j->K;
+    int64_t cols = DW_COLUMNS, ogk = j->Og * j->K, small = DW_SMALL_MNK / (ogk > 0 ? ogk : 1); /* longer for small GEMMs */
+    if (cols < small) cols = small;
+    j->S = (cols + j->P - 1) / j->P;
+    if (j->S < (g->n + 255) / 256) j->S = (g->n + 255) / 256;
+    if (j->S > g->n) j->S = g->n;
+    j->NB = (g->n + j->S - 1) / j->S;
+    j->NQ = j->NB < DW_MAX_PARTIALS ? j->NB : DW_MAX_PARTIALS;
+    if (j->NQ > 1 && j->NQ * OK > DW_PARTIAL_ELEMS) j->NQ = DW_PARTIAL_ELEMS / OK > 1 ? DW_PARTIAL_ELEMS / OK : 1;
+    if (j->NQ > 1 && !(j->partials = nbc_block_alloc((size_t)(j->NQ * OK) * j->z, pcap))) atomic_store(&j->oom, true);
+    if (!atomic_load(&j->oom)) run_tasks(j->NQ, dw_chunk, j);
+    if (j->NQ > 1 && !atomic_load(&j->oom)) nbc_parallel_for(OK, 16384, sum_partials_chunk, j);
+    if (j->partials) nbc_block_free(j->partials, *pcap);
+}
+
 static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     static const char fn[] = "nb_conv2d_weight_grad";
@@ -385,19 +410,8 @@ static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], ws[0], bx.data, bgy.data, res);
-        int64_t OK = j.O * j.K;
-        int64_t cols = DW_COLUMNS, ogk = j.Og * j.K, small = DW_SMALL_MNK / (ogk > 0 ? ogk : 1); /* longer for small GEMMs */
-        if (cols < small) cols = small;
-        j.S = (cols + j.P - 1) / j.P;
-        if (j.S < (g.n + 255) / 256) j.S = (g.n + 255) / 256;
-        if (j.S > g.n) j.S = g.n;
-        j.NB = (g.n + j.S - 1) / j.S;
-        j.NQ = j.NB < DW_MAX_PARTIALS ? j.NB : DW_MAX_PARTIALS;
-        if (j.NQ > 1 && j.NQ * OK > DW_PARTIAL_ELEMS) j.NQ = DW_PARTIAL_ELEMS / OK > 1 ? DW_PARTIAL_ELEMS / OK : 1;
-        if (j.NQ > 1 && !(j.partials = nbc_block_alloc((size_t)(j.NQ * OK) * j.z, &pcap))) atomic_store(&j.oom, true);
-        if (!atomic_load(&j.oom)) run_tasks(j.NQ, dw_chunk, &j);
-        if (j.NQ > 1 && !atomic_load(&j.oom)) nbc_parallel_for(OK, 16384, sum_partials_chunk, &j);
-        if (j.partials) nbc_block_free(j.partials, pcap);
+        if (is_depthwise(&j)) nbk_depthwise_conv2d_weight_grad(c, &g, bx.data, bgy.data, res);
+        else dw_gemm_path(&j, &pcap);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gw, c, res, rcap);
         else if (res != nbc_ptr(gw)) nbc_block_free(res, rcap);
@@ -452,25 +466,29 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
         if (a.ints[i] < 1) return nbc_error(NB_ERR_ARG, "%s: stride must be at least 1", fn), NULL;
     if (a.ints[A_DH] < 1 || a.ints[A_DW] < 1 || a.ints[A_GROUPS] < 1)
         return nbc_error(NB_ERR_ARG, "%s: dilation and groups must be at least 1", fn), NULL;
+    bool crop_h = false, crop_w = false;
     if (opts->same) {
         if (a.ints[A_SH] != 1 || a.ints[A_SW] != 1)
             return nbc_error(NB_ERR_ARG, "%s: padding \"same\" needs stride 1 (as in PyTorch)", fn), NULL;
         if (w->ndim != 4) return nbc_error(NB_ERR_ARG, "%s: weight %s must have 4 dims", fn, nbc_desc(w)), NULL;
+        /* total padding t = d (k - 1), t / 2 before and the rest after, as PyTorch. An odd t pads
+         * (t + 1) / 2 on both sides and drops the first output row / column, which is the same. */
         int64_t th = a.ints[A_DH] * (w->shape[2] - 1), tw = a.ints[A_DW] * (w->shape[3] - 1);
-        if (th % 2 || tw % 2) { /* PyTorch pads asymmetrically here; we pad explicitly then convolve */
-            int64_t pads[4] = {tw / 2, tw - tw / 2, th / 2, th - th / 2};
-            (void)pads;
-            return nbc_error(NB_ERR_UNSUPPORTED, "%s: padding \"same\" with an even effective kernel size (%lldx%lld) "
-                             "needs asymmetric padding, which is not supported yet", fn, (long long)th + 1,
-                             (long long)tw + 1), NULL;
-        }
-        a.ints[A_PH] = th / 2;
-        a.ints[A_PW] = tw / 2;
+        a.ints[A_PH] = (th + 1) / 2;
+        a.ints[A_PW] = (tw + 1) / 2;
+        crop_h = th % 2 != 0;
+        crop_w = tw % 2 != 0;
     } else {
         a.ints[A_PH] = opts->padding[0] < 0 ? 0 : opts->padding[0];
         a.ints[A_PW] = opts->padding[1] == 0 ? a.ints[A_PH] : (opts->padding[1] < 0 ? 0 : opts->padding[1]);
     }
     nb_tensor *y = nbo_apply1(NBO_conv2d, (nb_tensor *[]){x, w}, 2, &a);
+    for (int d = 2; d < 4 && y; d++)
+        if (d == 2 ? crop_h : crop_w) {
+            nb_tensor *c = nb_slice(y, d, 1, INT64_MAX, 1);
+            nb_free(y);
+            y = c;
+        }
     if (!y || !bias) return y;
     if (bias->ndim != 1 || bias->shape[0] != y->shape[1]) {
         nb_free(y);
@@ -481,4 +499,112 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
     nb_free(b4);
     nb_free(y);
     return r;
+}
+
+/* ---- conv1d: conv2d over (N, C, 1, L) ------------------------------------------------------------ */
+
+nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_opts *opts) {
+    static const char fn[] = "nb_conv1d";
+    static const nb_conv_opts none;
+    if (!x) return nbc_null_arg(fn, 1), NULL;
+    if (!w) return nbc_null_arg(fn, 2), NULL;
+    if (!opts) opts = &none;
+    if (!nb_dtype_is_float(x->dtype) || !nb_dtype_is_float(w->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: input and weight must have floating dtypes; got %s and %s", fn,
+                         nb_dtype_name(x->dtype), nb_dtype_name(w->dtype)), NULL;
+    if ((x->ndim != 2 && x->ndim != 3) || w->ndim != 3)
+        return nbc_error(NB_ERR_ARG, "%s: expected input (N, C, L) or (C, L) and weight (O, C/groups, k); got %s and %s",
+                         fn, nbc_desc(x), nbc_desc(w)), NULL;
+    int64_t s = opts->stride[0] ? opts->stride[0] : 1, d = opts->dilation[0] ? opts->dilation[0] : 1;
+    int64_t g = opts->groups ? opts->groups : 1, p = opts->padding[0] < 0 ? 0 : opts->padding[0];
+    int64_t C = x->shape[x->ndim - 2], L = x->shape[x->ndim - 1], k = w->shape[2];
+    if (s < 1 || d < 1 || g < 1)
+        return nbc_error(NB_ERR_ARG, "%s: stride, dilation and groups must be at least 1", fn), NULL;
+    if (C != w->shape[1] * g || w->shape[0] % g)
+        return nbc_error(NB_ERR_ARG, "%s: input %s has %lld channels; weight %s with groups=%lld expects %lld (and out "
+                         "channels divisible by groups)", fn, nbc_desc(x), (long long)C, nbc_desc(w), (long long)g,
+                         (long long)(w->shape[1] * g)), NULL;
+    if (!opts->same && L + 2 * p - d * (k - 1) - 1 < 0)
+        return nbc_error(NB_ERR_ARG, "%s: kernel %lld (dilation %lld) is larger than the padded input %s", fn,
+                         (long long)k, (long long)d, nbc_desc(x)), NULL;
+    if (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0]))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)w->shape[0]), NULL;
+    nb_conv_opts o2 = {.stride = {1, s}, .padding = {-1, p ? p : -1}, .dilation = {1, d}, .groups = g, .same = opts->same};
+    if (opts->same && s != 1) return nbc_error(NB_ERR_ARG, "%s: padding \"same\" needs stride 1 (as in PyTorch)", fn), NULL;
+    nb_tensor *x3 = x->ndim == 2 ? nb_unsqueeze(x, 0) : nb_retain(x); /* (N, C, L) */
+    nb_tensor *x4 = x3 ? nb_unsqueeze(x3, 2) : NULL, *w4 = nb_unsqueeze(w, 2); /* views: (N, C, 1, L), (O, C/g, 1, k) */
+    nb_free(x3);
+    nb_tensor *y4 = x4 && w4 ? nb_conv2d(x4, w4, bias, &o2) : NULL;
+    nb_tensor *y = y4 ? nb_squeeze(y4, 2) : NULL;
+    if (y && x->ndim == 2) { /* unbatched (C, L) in, (O, L') out */
+        nb_tensor *s1 = nb_squeeze(y, 0);
+        nb_free(y);
+        y = s1;
+    }
+    nb_free(x4);
+    nb_free(w4);
+    nb_free(y4);
+    return y;
+}
+
+/* ---- conv_transpose2d: the input gradient of conv2d ---------------------------------------------- */
+
+nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_transpose_opts *opts) {
+    static const char fn[] = "nb_conv_transpose2d";
+    static const nb_conv_transpose_opts none;
+    if (!x) return nbc_null_arg(fn, 1), NULL;
+    if (!w) return nbc_null_arg(fn, 2), NULL;
+    if (!opts) opts = &none;
+    if (!nb_dtype_is_float(x->dtype) || !nb_dtype_is_float(w->dtype))
+        return nbc_error(NB_ERR_ARG, "%s: input and weight must have floating dtypes; got %s and %s", fn,
+                         nb_dtype_name(x->dtype), nb_dtype_name(w->dtype)), NULL;
+    if ((x->ndim != 3 && x->ndim != 4) || w->ndim != 4)
+        return nbc_error(NB_ERR_ARG, "%s: expected input (N, C_in, H, W) or (C_in, H, W) and weight (C_in, C_out/groups, "
+                         "kH, kW); got %s and %s", fn, nbc_desc(x), nbc_desc(w)), NULL;
+    nb_attrs a = {.n_ints = A_SHAPE + 4};
+    int64_t op[2];
+    for (int i = 0; i < 2; i++) {
+        a.ints[A_SH + i] = pair_get(opts->stride, i, 1);
+        a.ints[A_DH + i] = pair_get(opts->dilation, i, 1);
+        op[i] = pair_get(opts->output_padding, i, 0);
+    }
+    a.ints[A_PH] = opts->padding[0] < 0 ? 0 : opts->padding[0];
+    a.ints[A_PW] = opts->padding[1] == 0 ? a.ints[A_PH] : (opts->padding[1] < 0 ? 0 : opts->padding[1]);
+    int64_t g = a.ints[A_GROUPS] = opts->groups ? opts->groups : 1;
+    if (a.ints[A_SH] < 1 || a.ints[A_SW] < 1 || a.ints[A_DH] < 1 || a.ints[A_DW] < 1 || g < 1)
+        return nbc_error(NB_ERR_ARG, "%s: stride, dilation and groups must be at least 1", fn), NULL;
+    if (op[0] < 0 || op[1] < 0 || op[0] >= a.ints[A_SH] || op[1] >= a.ints[A_SW])
+        return nbc_error(NB_ERR_ARG, "%s: output_padding (%lld, %lld) must be smaller than the stride (%lld, %lld)", fn,
+                         (long long)op[0], (long long)op[1], (long long)a.ints[A_SH], (long long)a.ints[A_SW]), NULL;
+    const int64_t *xs = x->shape + x->ndim - 3;
+    if (xs[0] != w->shape[0] || w->shape[0] % g)
+        return nbc_error(NB_ERR_ARG, "%s: input %s has %lld channels; weight %s expects %lld (divisible by groups=%lld)",
+                         fn, nbc_desc(x), (long long)xs[0], nbc_desc(w), (long long)w->shape[0], (long long)g), NULL;
+    int64_t shape[4] = {x->ndim == 4 ? x->shape[0] : 1, w->shape[1] * g, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        shape[2 + i] = (xs[1 + i] - 1) * a.ints[A_SH + i] - 2 * a.ints[A_PH + i] + a.ints[A_DH + i] * (w->shape[2 + i] - 1) +
+                       op[i] + 1;
+        if (shape[2 + i] <= 0 || xs[1 + i] < 1)
+            return nbc_error(NB_ERR_ARG, "%s: input %s with weight %s gives an empty output (%lld x %lld is too small "
+                             "for the padding)", fn, nbc_desc(x), nbc_desc(w), (long long)xs[1], (long long)xs[2]), NULL;
+    }
+    if (bias && (bias->ndim != 1 || bias->shape[0] != shape[1]))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)shape[1]), NULL;
+    memcpy(&a.ints[A_SHAPE], shape, sizeof shape);
+    nb_tensor *x4 = x->ndim == 3 ? nb_unsqueeze(x, 0) : nb_retain(x);
+    nb_tensor *y = x4 ? nbo_apply1(NBO_conv2d_input_grad, (nb_tensor *[]){x4, w}, 2, &a) : NULL;
+    nb_free(x4);
+    if (y && bias) {
+        nb_tensor *b4 = nb_reshape(bias, NB_SHAPE(1, -1, 1, 1));
+        nb_tensor *r = b4 ? nb_add(y, b4) : NULL;
+        nb_free(b4);
+        nb_free(y);
+        y = r;
+    }
+    if (y && x->ndim == 3) {
+        nb_tensor *s = nb_squeeze(y, 0);
+        nb_free(y);
+        y = s;
+    }
+    return y;
 }
