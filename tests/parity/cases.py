@@ -461,3 +461,171 @@ add("gaussian_nll_loss", "[7, 17] var [7, 1], full", lambda rng, dt: pair((7, 17
     lambda x, y, v: F.gaussian_nll_loss(x, y, v, True, 1e-6), lambda nb, x, y, v: nb.call("gaussian_nll_loss", x, y, v, True, 1e-6, C.c_int(MEAN)),
     grad=(0, 1, 2))
 INTERNAL |= {"cross_entropy_backward"}
+
+# ---- pointwise --------------------------------------------------------------------------------------
+def wide(*shape, lo=-6.0, hi=6.0):
+    return lambda rng, dt: [rng.uniform(lo, hi, shape).astype(fdt(dt))]
+
+
+for name, maker, tfn, args in [
+        ("log1p", positive(7, 17), torch.log1p, ()), ("expm1", normal(7, 17), torch.expm1, ()),
+        ("square", normal(7, 17), torch.square, ()), ("reciprocal", positive(7, 17), torch.reciprocal, ()),
+        ("rsqrt", positive(7, 17), torch.rsqrt, ()), ("sin", wide(129), torch.sin, ()), ("cos", wide(129), torch.cos, ()),
+        ("erf", wide(129, lo=-3, hi=3), torch.erf, ()),
+        ("leaky_relu", away(7, 17), lambda x: F.leaky_relu(x, 0.2), (0.2,)),
+        ("elu", away(7, 17), lambda x: F.elu(x, 1.3), (1.3,)), ("selu", away(7, 17), F.selu, ()),
+        ("celu", away(7, 17), lambda x: F.celu(x, 0.7), (0.7,)),
+        ("silu", wide(129), F.silu, ()), ("mish", wide(129), F.mish, ()),
+        ("softplus", wide(129, lo=-30, hi=30), lambda x: F.softplus(x, 2.0, 20.0), (2.0, 20.0)),
+        ("hardtanh", wide(129, lo=-2, hi=2), lambda x: F.hardtanh(x, -0.5, 1.5), (-0.5, 1.5)),
+        ("relu6", wide(129, lo=-3, hi=9), F.relu6, ()), ("hardswish", wide(129), F.hardswish, ()),
+        ("hardsigmoid", wide(129), F.hardsigmoid, ()),
+        ("clamp", wide(129), lambda x: torch.clamp(x, -1.0, 2.0), (-1.0, 2.0)),
+        ("pow_scalar", positive(7, 17), lambda x: torch.pow(x, 2.7), (2.7,))]:
+    add(name, "uniform" if maker.__name__ == "<lambda>" else "[7, 17]", maker, tfn,
+        (lambda n, a: lambda nb, x: nb.call(n, x, *a))(name, args))
+for approx, aname in ((0, "none"), (1, "tanh")):
+    add("gelu", f"approximate={aname}", wide(129), (lambda a: lambda x: F.gelu(x, approximate=a))(aname),
+        (lambda a: lambda nb, x: nb.call("gelu", x, C.c_int(a)))(approx))
+for name in ("floor", "ceil", "round", "trunc"):
+    add(name, "[129] incl. halves", lambda rng, dt: [(rng.integers(-20, 20, 129) / 4.0).astype(fdt(dt))],
+        getattr(torch, name), (lambda n: lambda nb, x: nb.call(n, x))(name), grad=())
+
+
+def specials(rng, dt):
+    x = rng.standard_normal(17)
+    x[[1, 5]] = np.nan
+    x[3], x[9] = np.inf, -np.inf
+    return [x.astype(fdt(dt))]
+
+
+add("nan_to_num", "[17] nan 0.5 posinf 9 neginf -9", specials, lambda x: torch.nan_to_num(x, 0.5, 9.0, -9.0),
+    lambda nb, x: nb.call("nan_to_num", x, 0.5, 9.0, -9.0), grad=())
+for name in ("isnan", "isinf", "isfinite"):
+    add(name, "[17] with nan/inf", specials, getattr(torch, name), (lambda n: lambda nb, x: nb.call(n, x))(name), grad=())
+add("atan2", "[7, 1] vs [17]", two((7, 1), (17,)), torch.atan2, lambda nb, a, b: nb.call("atan2", a, b), grad=(0, 1))
+for name in ("fmod", "remainder"):
+    add(name, "[7, 17] by [17] (mixed signs)", lambda rng, dt: [(rng.standard_normal((7, 17)) * 5).astype(fdt(dt)),
+                                                                 (rng.choice([-1, 1], 17) * (rng.random(17) + 0.5)).astype(fdt(dt))],
+        getattr(torch, name), (lambda n: lambda nb, a, b: nb.call(n, a, b))(name), grad=(0,))
+
+
+def ints2(rng, dt):
+    return [rng.integers(-50, 50, (7, 17)).astype(np.int32), rng.integers(-50, 50, (17,)).astype(np.int32)]
+
+
+for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "logical_and", "logical_or", "logical_xor"):
+    add(name, "i32 [7, 17] and [17]", ints2, getattr(torch, name), (lambda n: lambda nb, a, b: nb.call(n, a, b))(name), grad=())
+for name in ("bitwise_not", "logical_not"):
+    add(name, "i32 [7, 17]", lambda rng, dt: ints2(rng, dt)[:1], getattr(torch, name), (lambda n: lambda nb, a: nb.call(n, a))(name),
+        grad=())
+add("lerp", "[7, 17] [17] weight [7, 1]", shapes_in((7, 17), (7, 17), (7, 1)), torch.lerp,
+    lambda nb, a, b, w: nb.call("lerp", a, b, w), grad=(0, 1, 2))
+add("lerp_scalar", "[7, 17] weight 0.3", shapes_in((7, 17), (7, 17)), lambda a, b: torch.lerp(a, b, 0.3),
+    lambda nb, a, b: nb.call("lerp_scalar", a, b, 0.3), grad=(0, 1))
+add("addcmul", "[7, 17] [17] [7, 1] value -0.5", shapes_in((7, 17), (17,), (7, 1)), lambda x, a, b: torch.addcmul(x, a, b, value=-0.5),
+    lambda nb, x, a, b: nb.call("addcmul", x, a, b, -0.5), grad=(0, 1, 2))
+INTERNAL |= {"activation_backward"}
+
+# ---- spatial ----------------------------------------------------------------------------------------
+class ConvTransposeOpts(C.Structure):
+    _fields_ = [("stride", C.c_int64 * 2), ("padding", C.c_int64 * 2), ("output_padding", C.c_int64 * 2),
+                ("dilation", C.c_int64 * 2), ("groups", C.c_int64)]
+
+
+class AvgPoolOpts(C.Structure):
+    _fields_ = [("kernel", C.c_int64 * 2), ("stride", C.c_int64 * 2), ("padding", C.c_int64 * 2),
+                ("ceil_mode", C.c_bool), ("exclude_pad", C.c_bool), ("divisor_override", C.c_int64)]
+
+
+class InterpOpts(C.Structure):
+    _fields_ = [("size", C.c_int64 * 2), ("scale_factor", C.c_double * 2), ("mode", C.c_int), ("align_corners", C.c_bool)]
+
+
+def conv1d_nb(nb, x, w, b):
+    o = ConvOpts()
+    o.stride[:] = [2, 0]
+    o.padding[:] = [3, 0]
+    o.dilation[:] = [2, 0]
+    o.groups = 2
+    return nb.call("conv1d", x, w, b, keep(o))
+
+
+add("conv1d", "[2, 4, 17] groups 2 stride 2 pad 3 dil 2", shapes_in((2, 4, 17), (6, 2, 3), (6,)),
+    lambda x, w, b: F.conv1d(x, w, b, 2, 3, 2, 2), conv1d_nb, grad=(0, 1, 2))
+
+
+def convt_nb(nb, x, w, b):
+    o = ConvTransposeOpts()
+    o.stride[:] = [2, 3]
+    o.padding[:] = [1, 0]
+    o.output_padding[:] = [1, 2]
+    o.dilation[:] = [1, 1]
+    o.groups = 2
+    return nb.call("conv_transpose2d", x, w, b, keep(o))
+
+
+add("conv_transpose2d", "[2, 4, 7, 5] groups 2 stride (2,3) pad (1,0) outpad (1,2)", shapes_in((2, 4, 7, 5), (4, 3, 3, 2), (6,)),
+    lambda x, w, b: F.conv_transpose2d(x, w, b, (2, 3), (1, 0), (1, 2), 2), convt_nb, grad=(0, 1, 2))
+
+
+def dw_nb(nb, x, w, b):
+    o = ConvOpts()
+    o.padding[:] = [1, 1]
+    o.groups = 8
+    return nb.call("conv2d", x, w, b, keep(o))
+
+
+add("conv2d", "depthwise [2, 8, 17, 13] 3x3 pad 1", shapes_in((2, 8, 17, 13), (8, 1, 3, 3), (8,)),
+    lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=8), dw_nb, grad=(0, 1, 2))
+
+
+def avg_nb(kernel, stride, pad, ceil, excl, fn="avg_pool2d"):
+    def f(nb, x):
+        o = AvgPoolOpts()
+        o.kernel[:] = kernel
+        o.stride[:] = stride
+        o.padding[:] = pad
+        o.ceil_mode, o.exclude_pad = ceil, excl
+        return nb.call(fn, x, keep(o))
+    return f
+
+
+add("avg_pool2d", "[2, 3, 17, 13] k 3 s 2 p 1 ceil, count_include_pad", normal(2, 3, 17, 13),
+    lambda x: F.avg_pool2d(x, 3, 2, 1, True, True), avg_nb([3, 3], [2, 2], [1, 1], True, False))
+add("avg_pool2d", "[2, 3, 17, 13] k (3,2) s (2,1) p (1,1) exclude pad", normal(2, 3, 17, 13),
+    lambda x: F.avg_pool2d(x, (3, 2), (2, 1), 1, False, False), avg_nb([3, 2], [2, 1], [1, 1], False, True))
+add("avg_pool1d", "[2, 3, 17] k 4 s 3 p 2", normal(2, 3, 17), lambda x: F.avg_pool1d(x, 4, 3, 2),
+    avg_nb([4, 0], [3, 0], [2, 0], False, False, "avg_pool1d"))
+add("adaptive_avg_pool2d", "[2, 3, 17, 13] -> (5, 7)", normal(2, 3, 17, 13), lambda x: F.adaptive_avg_pool2d(x, (5, 7)),
+    lambda nb, x: nb.call("adaptive_avg_pool2d", x, 5, 7))
+add("adaptive_max_pool2d", "[2, 3, 17, 13] -> (5, 7)", normal(2, 3, 17, 13), lambda x: F.adaptive_max_pool2d(x, (5, 7)),
+    lambda nb, x: nb.call("adaptive_max_pool2d", x, 5, 7))
+
+
+def mp1_nb(nb, x):
+    o = PoolOpts()
+    o.kernel[:] = [3, 0]
+    o.stride[:] = [2, 0]
+    o.padding[:] = [1, 0]
+    o.ceil_mode = True
+    return nb.call("max_pool1d", x, keep(o))
+
+
+add("max_pool1d", "[2, 3, 17] k 3 s 2 p 1 ceil", normal(2, 3, 17), lambda x: F.max_pool1d(x, 3, 2, 1, ceil_mode=True), mp1_nb)
+for mode, mname, ac, size in ((0, "nearest", False, (29, 7)), (1, "bilinear", False, (29, 7)), (1, "bilinear", True, (5, 31))):
+    def interp_nb(md, a, sz):
+        def f(nb, x):
+            o = InterpOpts()
+            o.size[:] = list(sz)
+            o.mode, o.align_corners = md, a
+            return nb.call("interpolate", x, keep(o))
+        return f
+    add("interpolate", f"[2, 3, 17, 13] -> {size} {mname} align_corners={ac}", normal(2, 3, 17, 13),
+        (lambda m, a, sz: lambda x: F.interpolate(x, size=sz, mode=m) if m == "nearest"
+         else F.interpolate(x, size=sz, mode=m, align_corners=a))(mname, ac, size), interp_nb(mode, ac, size))
+add("pixel_shuffle", "[2, 12, 5, 7] r 2", normal(2, 12, 5, 7), lambda x: F.pixel_shuffle(x, 2),
+    lambda nb, x: nb.call("pixel_shuffle", x, 2))
+add("pixel_unshuffle", "[2, 3, 10, 14] r 2", normal(2, 3, 10, 14), lambda x: F.pixel_unshuffle(x, 2),
+    lambda nb, x: nb.call("pixel_unshuffle", x, 2))
+INTERNAL |= {"resample2d_backward"}
