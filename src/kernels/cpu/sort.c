@@ -1,118 +1,154 @@
 /* kernels/cpu/sort.c — stable row sorting and selection (sort, argsort, topk, kthvalue, median).
  *
- * Each row is sorted on its own by a bottom-up merge sort of (value, index) pairs: insertion-sorted
- * runs of 16, then merge passes that ping-pong between two buffers, skipping merges whose halves are
- * already in order (so sorted input costs one comparison per run). Taking the right element only when
- * it is strictly before the left one keeps equal elements in index order, ascending and descending.
- * NaNs are set aside in the first pass (their indices, in order, at the tail of the index buffer) and
- * placed after the sorted values (ascending) or before them (descending): NaN sorts as the largest
- * value, like torch.sort. Rows are spread over threads; every row is sorted by one thread. */
+ * Each row's values become unsigned keys whose order is the sort order (32-bit for f32, 64-bit for f64
+ * and i64; inverted for descending), and the (key, index) pairs are sorted by a stable LSD radix sort
+ * — O(n) per digit, digits that are equal for the whole row skipped, so small integers take one or two
+ * passes — or, for short rows, a stable insertion sort. Stability keeps equal values (and NaNs, which
+ * get the largest key: NaN sorts as the largest value, like torch.sort) in index order, ascending and
+ * descending. topk with a small k scans once with a k-slot buffer instead. The values written are
+ * read back from the row at the sorted indices, so they are bit-exact (-0 stays -0, NaN payloads stay).
+ * Rows are spread over threads; every row is handled by one thread. */
 #include "sort.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#define RUN 16
-
-#define ISNAN_F(v) ((v) != (v))
-#define ISNAN_I(v) 0
-#define ASC(a, b) ((a) < (b))
-#define DESC(a, b) ((a) > (b))
-
-/* Sort a[0, cnt) (indices ai) by BEFORE using b / bi as scratch; returns the buffers holding the result. */
-#define DEF_MERGESORT(T, SUF, DIR, BEFORE)                                                                   \
-    static void msort_##SUF##_##DIR(T *a, int64_t *ai, T *b, int64_t *bi, int64_t cnt, T **rv, int64_t **ri) {  \
-        for (int64_t s = 0; s < cnt; s += RUN) {                                                             \
-            int64_t e = s + RUN < cnt ? s + RUN : cnt;                                                       \
-            for (int64_t i = s + 1; i < e; i++) {                                                            \
-                T v = a[i];                                                                                  \
-                int64_t vi = ai[i], j = i;                                                                   \
-                for (; j > s && BEFORE(v, a[j - 1]); j--) {                                                  \
-                    a[j] = a[j - 1];                                                                         \
-                    ai[j] = ai[j - 1];                                                                       \
-                }                                                                                            \
-                a[j] = v;                                                                                    \
-                ai[j] = vi;                                                                                  \
-            }                                                                                                \
-        }                                                                                                    \
-        T *src = a, *dst = b;                                                                                \
-        int64_t *si = ai, *di = bi;                                                                          \
-        for (int64_t w = RUN; w < cnt; w *= 2) {                                                             \
-            for (int64_t lo = 0; lo < cnt; lo += 2 * w) {                                                    \
-                int64_t mid = lo + w < cnt ? lo + w : cnt, hi = lo + 2 * w < cnt ? lo + 2 * w : cnt;         \
-                if (mid >= hi || !BEFORE(src[mid], src[mid - 1])) { /* already in order */                 \
-                    memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(T));                               \
-                    memcpy(di + lo, si + lo, (size_t)(hi - lo) * sizeof(int64_t));                           \
-                    continue;                                                                                \
-                }                                                                                            \
-                int64_t i = lo, j = mid, o = lo;                                                             \
-                while (i < mid && j < hi) {                                                                  \
-                    if (BEFORE(src[j], src[i])) {                                                            \
-                        dst[o] = src[j];                                                                     \
-                        di[o++] = si[j++];                                                                   \
-                    } else {                                                                                 \
-                        dst[o] = src[i];                                                                     \
-                        di[o++] = si[i++];                                                                   \
-                    }                                                                                        \
-                }                                                                                            \
-                for (; i < mid; i++, o++) dst[o] = src[i], di[o] = si[i];                                    \
-                for (; j < hi; j++, o++) dst[o] = src[j], di[o] = si[j];                                     \
-            }                                                                                                \
-            T *tv = src;                                                                                     \
-            src = dst;                                                                                       \
-            dst = tv;                                                                                        \
-            int64_t *ti = si;                                                                                \
-            si = di;                                                                                         \
-            di = ti;                                                                                         \
-        }                                                                                                    \
-        *rv = src;                                                                                           \
-        *ri = si;                                                                                            \
+/* Sortable keys: the value's bits mapped so that unsigned order is the sort order. Floats: NaN -> all
+ * ones (the largest; every NaN the same key, so NaNs keep their index order), -0 -> +0 (equal, as
+ * PyTorch compares them), negative values bit-inverted, positive ones with the sign bit set. Integers:
+ * the sign bit flipped. Descending inverts the keys. */
+/* Branch-free (vectorisable) key fills; true when the row holds a NaN. x + 0 turns -0 into +0. */
+static bool keys_f(const float *x, int64_t n, uint32_t flip, uint32_t *k) {
+    uint32_t nan_acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] + 0.0f;
+        uint32_t u;
+        memcpy(&u, &v, 4);
+        uint32_t isn = v != v ? UINT32_MAX : 0;
+        nan_acc |= isn;
+        k[i] = ((u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u)) | isn) ^ flip;
     }
+    return nan_acc != 0;
+}
+static bool keys_d(const double *x, int64_t n, uint64_t flip, uint64_t *k) {
+    uint64_t nan_acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i] + 0.0;
+        uint64_t u;
+        memcpy(&u, &v, 8);
+        uint64_t isn = v != v ? UINT64_MAX : 0;
+        nan_acc |= isn;
+        k[i] = ((u ^ ((uint64_t)((int64_t)u >> 63) | (UINT64_C(1) << 63))) | isn) ^ flip;
+    }
+    return nan_acc != 0;
+}
+static bool keys_i(const int64_t *x, int64_t n, uint64_t flip, uint64_t *k) {
+    for (int64_t i = 0; i < n; i++) k[i] = ((uint64_t)x[i] ^ (UINT64_C(1) << 63)) ^ flip;
+    return false;
+}
 
-/* One row: sort, then write what the mode asks. The scratch holds 2 n values and 2 n indices. */
-#define DEF_ROW(T, SUF, ISNAN, NANVAL)                                                                       \
-    DEF_MERGESORT(T, SUF, asc, ASC)                                                                          \
-    DEF_MERGESORT(T, SUF, desc, DESC)                                                                        \
-    static void row_##SUF(nbk_sort_mode mode, const T *x, T *vals, int64_t *idx, int64_t n, int64_t k, bool desc, \
-                          T *a, int64_t *ai, T *b, int64_t *bi) {                                            \
-        int64_t cnt = 0, nn = 0;                                                                             \
-        for (int64_t i = 0; i < n; i++) {                                                                    \
-            if (ISNAN(x[i])) {                                                                               \
-                ai[n - 1 - nn++] = i; /* NaN indices, reversed, at the tail */                               \
-            } else {                                                                                         \
-                a[cnt] = x[i];                                                                               \
-                ai[cnt++] = i;                                                                               \
-            }                                                                                                \
+#define SMALL 48  /* rows up to this long are insertion-sorted */
+#define SELECT 32 /* topk with k up to this (and k small against n) scans with a k-slot buffer */
+
+/* KT keys: stable insertion sort; stable LSD radix sort (8-bit digits, all histograms in one pass,
+ * passes whose digit is the same for every key skipped); and the k smallest keys by one scan. */
+#define DEF_KEYSORT(KT, SUF)                                                                                 \
+    static void ins_##SUF(KT *k, int64_t *ix, int64_t n) {                                                   \
+        for (int64_t i = 1; i < n; i++) {                                                                    \
+            KT v = k[i];                                                                                     \
+            int64_t vi = ix[i], j = i;                                                                       \
+            for (; j > 0 && v < k[j - 1]; j--) k[j] = k[j - 1], ix[j] = ix[j - 1];                          \
+            k[j] = v, ix[j] = vi;                                                                            \
         }                                                                                                    \
-        if (mode == NBK_SORT_MEDIAN && nn > 0) {                                                             \
-            vals[0] = x[ai[n - 1]];                                                                          \
-            idx[0] = ai[n - 1];                                                                              \
+    }                                                                                                        \
+    static void radix_##SUF(KT *k, int64_t *ix, KT *k2, int64_t *ix2, int64_t n, KT **rk, int64_t **ri) {     \
+        enum { ND = (int)sizeof(KT) };                                                                       \
+        int64_t h[ND][256];                                                                                  \
+        memset(h, 0, sizeof h);                                                                              \
+        KT mn = k[0]; /* keys relative to the row minimum: small ranges leave high digits all zero */       \
+        for (int64_t i = 1; i < n; i++) mn = k[i] < mn ? k[i] : mn;                                          \
+        for (int64_t i = 0; i < n; i++) k[i] -= mn;                                                          \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            for (int d = 0; d < ND; d++) h[d][(k[i] >> (8 * d)) & 255]++;                                    \
+        for (int d = 0; d < ND; d++) {                                                                       \
+            int64_t *c = h[d], sum = 0;                                                                      \
+            if (c[(k[0] >> (8 * d)) & 255] == n) continue; /* one digit value: nothing moves */              \
+            for (int b = 0; b < 256; b++) {                                                                  \
+                int64_t t = c[b];                                                                            \
+                c[b] = sum;                                                                                  \
+                sum += t;                                                                                    \
+            }                                                                                                \
+            for (int64_t i = 0; i < n; i++) {                                                                \
+                int64_t q = c[(k[i] >> (8 * d)) & 255]++;                                                    \
+                k2[q] = k[i];                                                                                \
+                ix2[q] = ix[i];                                                                              \
+            }                                                                                                \
+            KT *tk = k;                                                                                      \
+            k = k2, k2 = tk;                                                                                 \
+            int64_t *ti = ix;                                                                                \
+            ix = ix2, ix2 = ti;                                                                              \
+        }                                                                                                    \
+        *rk = k, *ri = ix;                                                                                   \
+    }                                                                                                        \
+    /* the kk smallest of k[0, n) in order into bk / bi (a strictly smaller key displaces the last, so  \
+     * the earlier index wins among equal keys) */                                                          \
+    static void select_##SUF(const KT *k, int64_t n, int64_t kk, KT *bk, int64_t *bi) {                     \
+        int64_t cnt = 0;                                                                                     \
+        for (int64_t i = 0; i < n; i++) {                                                                    \
+            KT v = k[i];                                                                                     \
+            if (cnt == kk && !(v < bk[kk - 1])) continue;                                                    \
+            int64_t j = cnt < kk ? cnt++ : kk - 1;                                                           \
+            for (; j > 0 && v < bk[j - 1]; j--) bk[j] = bk[j - 1], bi[j] = bi[j - 1];                       \
+            bk[j] = v, bi[j] = i;                                                                            \
+        }                                                                                                    \
+    }
+DEF_KEYSORT(uint32_t, u32)
+DEF_KEYSORT(uint64_t, u64)
+
+/* vals[p] = x[src[p]] for p < cnt (elements of es bytes) */
+static void take(size_t es, const void *x, const int64_t *src, void *vals, int64_t cnt) {
+    if (es == 4)
+        for (int64_t p = 0; p < cnt; p++) ((uint32_t *)vals)[p] = ((const uint32_t *)x)[src[p]];
+    else
+        for (int64_t p = 0; p < cnt; p++) ((uint64_t *)vals)[p] = ((const uint64_t *)x)[src[p]];
+}
+
+/* One row of n values of type t: sort (or select), then write what the mode asks. scratch: 2 n keys
+ * and 2 n indices. */
+#define DEF_ROW(KT, SUF, FILL)                                                                                   \
+    static void row_##SUF(nb_dtype t, nbk_sort_mode mode, const void *x, void *vals, int64_t *idx, int64_t n,  \
+                          int64_t k, bool desc, KT *ka, KT *kb, int64_t *ia, int64_t *ib) {                  \
+        KT flip = desc ? (KT)~(KT)0 : 0;                                                                     \
+        bool has_nan = FILL(t, x, n, flip, ka);                                                              \
+        size_t es = nb_dtype_size(t);                                                                        \
+        if (mode == NBK_SORT_MEDIAN && has_nan) { /* torch.median: the first NaN */                         \
+            int64_t i = 0;                                                                                   \
+            while (ka[i] != (KT)~(KT)0) i++;                                                                 \
+            take(es, x, &i, vals, 1);                                                                        \
+            idx[0] = i;                                                                                      \
             return;                                                                                          \
         }                                                                                                    \
-        T *rv;                                                                                               \
-        int64_t *ri;                                                                                         \
-        if (desc) msort_##SUF##_desc(a, ai, b, bi, cnt, &rv, &ri);                                          \
-        else msort_##SUF##_asc(a, ai, b, bi, cnt, &rv, &ri);                                                \
-        int64_t p0 = 0, p1 = k;                                                                              \
-        if (mode == NBK_SORT_KTH) p0 = k - 1, p1 = k;                                                        \
-        if (mode == NBK_SORT_MEDIAN) p0 = (n - 1) / 2, p1 = p0 + 1;                                          \
-        for (int64_t p = p0; p < p1; p++) {                                                                  \
-            int64_t q = desc ? p - nn : p; /* position among the sorted non-NaN values */                   \
-            if (q >= 0 && q < cnt) {                                                                         \
-                vals[p - p0] = rv[q];                                                                        \
-                idx[p - p0] = ri[q];                                                                         \
-            } else {                                                                                         \
-                int64_t w = desc ? p : p - cnt; /* w-th NaN */                                               \
-                vals[p - p0] = NANVAL;                                                                       \
-                idx[p - p0] = ai[n - 1 - w];                                                                 \
-            }                                                                                                \
+        if (mode == NBK_SORT_FIRST && k <= SELECT && k * 16 <= n) {                                         \
+            select_##SUF(ka, n, k, kb, idx);                                                                 \
+            take(es, x, idx, vals, k);                                                                       \
+            return;                                                                                          \
         }                                                                                                    \
+        for (int64_t i = 0; i < n; i++) ia[i] = i;                                                           \
+        KT *rk = ka;                                                                                         \
+        int64_t *ri = ia;                                                                                    \
+        if (n <= SMALL) ins_##SUF(ka, ia, n);                                                                \
+        else radix_##SUF(ka, ia, kb, ib, n, &rk, &ri);                                                       \
+        int64_t p0 = 0, cnt = k;                                                                             \
+        if (mode == NBK_SORT_KTH) p0 = k - 1, cnt = 1;                                                       \
+        if (mode == NBK_SORT_MEDIAN) p0 = (n - 1) / 2, cnt = 1;                                              \
+        memcpy(idx, ri + p0, (size_t)cnt * sizeof(int64_t));                                                 \
+        take(es, x, idx, vals, cnt);                                                                         \
     }
-
-DEF_ROW(float, f, ISNAN_F, NAN)
-DEF_ROW(double, d, ISNAN_F, NAN)
-DEF_ROW(int64_t, i, ISNAN_I, 0)
+#define FILL32(t, x, n, flip, k) keys_f(x, n, flip, k)
+#define FILL64(t, x, n, flip, k) ((t) == NB_F64 ? keys_d(x, n, flip, k) : keys_i(x, n, flip, k))
+DEF_ROW(uint32_t, u32, FILL32)
+DEF_ROW(uint64_t, u64, FILL64)
 
 typedef struct sort_job {
     nb_dtype t;
@@ -127,22 +163,21 @@ typedef struct sort_job {
 
 static void sort_chunk(void *ctx, int64_t b, int64_t e) {
     sort_job *j = ctx;
-    size_t es = nb_dtype_size(j->t), cap;
+    size_t es = nb_dtype_size(j->t), ks = j->t == NB_F32 ? 4 : 8, cap;
     int64_t n = j->n;
-    char *scratch = nbc_block_alloc((size_t)(n ? n : 1) * (2 * es + 2 * sizeof(int64_t)), &cap);
+    char *scratch = nbc_block_alloc((size_t)n * (2 * ks + 2 * sizeof(int64_t)), &cap);
     if (!scratch) {
         atomic_store(&j->failed, 1);
         return;
     }
-    int64_t *ai = (int64_t *)scratch, *bi = ai + n;
-    void *a = bi + n, *bb = (char *)a + (size_t)n * es;
+    int64_t *ia = (int64_t *)scratch, *ib = ia + n;
+    void *ka = ib + n, *kb = (char *)ka + (size_t)n * ks;
     for (int64_t row = b; row < e; row++) {
         const char *x = j->x + (size_t)(row * n) * es;
         char *v = j->vals + (size_t)(row * j->per_row) * es;
         int64_t *ix = j->idx + row * j->per_row;
-        if (j->t == NB_F32) row_f(j->mode, (const float *)x, (float *)v, ix, n, j->k, j->desc, a, ai, bb, bi);
-        else if (j->t == NB_F64) row_d(j->mode, (const double *)x, (double *)v, ix, n, j->k, j->desc, a, ai, bb, bi);
-        else row_i(j->mode, (const int64_t *)x, (int64_t *)v, ix, n, j->k, j->desc, a, ai, bb, bi);
+        if (ks == 4) row_u32(j->t, j->mode, x, v, ix, n, j->k, j->desc, ka, kb, ia, ib);
+        else row_u64(j->t, j->mode, x, v, ix, n, j->k, j->desc, ka, kb, ia, ib);
     }
     nbc_block_free(scratch, cap);
 }
