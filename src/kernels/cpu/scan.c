@@ -22,6 +22,7 @@ typedef struct rr_job {
 } rr_job;
 
 #define BLK 256
+#define LANES 8
 
 /* Elements [i0, i0 + len) of a float row as doubles. */
 static void load_blk(nb_dtype t, const void *x, int64_t i0, int64_t len, double *tmp) {
@@ -31,83 +32,141 @@ static void load_blk(nb_dtype t, const void *x, int64_t i0, int64_t len, double 
         memcpy(tmp, (const double *)x + i0, (size_t)len * sizeof(double));
 }
 
-static double norm_row(nb_dtype t, const void *x, int64_t r, double p) {
-    double tmp[BLK], s = p == INFINITY ? 0 : p == -INFINITY ? INFINITY : 0;
-    for (int64_t i0 = 0; i0 < r; i0 += BLK) {
-        int64_t len = r - i0 < BLK ? r - i0 : BLK;
-        load_blk(t, x, i0, len, tmp);
-        if (p == INFINITY)
-            for (int64_t i = 0; i < len; i++) s = (fabs(tmp[i]) > s || tmp[i] != tmp[i]) && s == s ? fabs(tmp[i]) : s;
-        else if (p == -INFINITY)
-            for (int64_t i = 0; i < len; i++) s = (fabs(tmp[i]) < s || tmp[i] != tmp[i]) && s == s ? fabs(tmp[i]) : s;
-        else if (p == 0)
-            for (int64_t i = 0; i < len; i++) s += tmp[i] != 0;
-        else if (p == 1)
-            for (int64_t i = 0; i < len; i++) s += fabs(tmp[i]);
-        else if (p == 2)
-            for (int64_t i = 0; i < len; i++) s += tmp[i] * tmp[i];
-        else
-            for (int64_t i = 0; i < len; i++) s += pow(fabs(tmp[i]), p);
+/* Sum of 8 lanes in a fixed tree. */
+static double lanes_sum(const double *a) { return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])); }
+
+/* The loops below keep LANES independent accumulators (element i to lane i % LANES), so they
+ * vectorise without reassociating anything: the result is fixed by the row alone. */
+#define FOR_BLOCKS(t, x, r, tmp, len, BODY)                                                                  \
+    for (int64_t i0_ = 0; i0_ < (r); i0_ += BLK) {                                                           \
+        int64_t len = (r) - i0_ < BLK ? (r) - i0_ : BLK;                                                     \
+        load_blk(t, x, i0_, len, tmp);                                                                       \
+        BODY                                                                                                 \
     }
-    if (p == 2) return sqrt(s);
-    if (p == 0 || p == 1 || isinf(p)) return s;
-    return pow(s, 1.0 / p);
+
+static double norm_row(nb_dtype t, const void *x, int64_t r, double p) {
+    double tmp[BLK], acc[LANES] = {0};
+    if (isinf(p)) {
+        double s = p > 0 ? 0 : INFINITY;
+        bool nan = false;
+        FOR_BLOCKS(t, x, r, tmp, len, {
+            for (int64_t i = 0; i < len; i++) {
+                double a = fabs(tmp[i]);
+                nan |= a != a;
+                s = p > 0 ? (a > s ? a : s) : (a < s ? a : s);
+            }
+        })
+        return nan ? NAN : s;
+    }
+    if (p == 0) {
+        FOR_BLOCKS(t, x, r, tmp, len, {
+            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += tmp[i] != 0;
+        })
+        return lanes_sum(acc);
+    }
+    if (p == 1) {
+        FOR_BLOCKS(t, x, r, tmp, len, {
+            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += fabs(tmp[i]);
+        })
+        return lanes_sum(acc);
+    }
+    if (p == 2) {
+        FOR_BLOCKS(t, x, r, tmp, len, {
+            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += tmp[i] * tmp[i];
+        })
+        return sqrt(lanes_sum(acc));
+    }
+    if (t == NB_F32) { /* |x|^p = exp(p log|x|) with the vector log / exp (log 0 = -inf gives 0) */
+        float buf[BLK];
+        const float *xf = x;
+        float pf = (float)p;
+        for (int64_t i0 = 0; i0 < r; i0 += BLK) {
+            int64_t len = r - i0 < BLK ? r - i0 : BLK;
+            for (int64_t i = 0; i < len; i++) buf[i] = fabsf(xf[i0 + i]);
+            nbk_vmath_f32(NBK_VLOG, buf, buf, len);
+            for (int64_t i = 0; i < len; i++) buf[i] *= pf;
+            nbk_vmath_f32(NBK_VEXP, buf, buf, len);
+            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += buf[i];
+        }
+        return pow(lanes_sum(acc), 1.0 / p);
+    }
+    FOR_BLOCKS(t, x, r, tmp, len, {
+        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += pow(fabs(tmp[i]), p);
+    })
+    return pow(lanes_sum(acc), 1.0 / p);
 }
 
 static double var_row(nb_dtype t, const void *x, int64_t r, double correction) {
-    double tmp[BLK], mean = 0, s = 0;
-    for (int64_t i0 = 0; i0 < r; i0 += BLK) {
-        int64_t len = r - i0 < BLK ? r - i0 : BLK;
-        load_blk(t, x, i0, len, tmp);
-        for (int64_t i = 0; i < len; i++) mean += tmp[i];
-    }
-    mean /= (double)r; /* r == 0: NaN, as PyTorch */
-    for (int64_t i0 = 0; i0 < r; i0 += BLK) {
-        int64_t len = r - i0 < BLK ? r - i0 : BLK;
-        load_blk(t, x, i0, len, tmp);
-        for (int64_t i = 0; i < len; i++) s += (tmp[i] - mean) * (tmp[i] - mean);
-    }
+    double tmp[BLK], acc[LANES] = {0};
+    FOR_BLOCKS(t, x, r, tmp, len, {
+        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += tmp[i];
+    })
+    double mean = lanes_sum(acc) / (double)r; /* r == 0: NaN, as PyTorch */
+    memset(acc, 0, sizeof acc);
+    FOR_BLOCKS(t, x, r, tmp, len, {
+        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += (tmp[i] - mean) * (tmp[i] - mean);
+    })
     double den = (double)r - correction;
-    return s / (den > 0 ? den : 0);
+    return lanes_sum(acc) / (den > 0 ? den : 0);
 }
 
 static double prod_row(nb_dtype t, const void *x, int64_t r) {
-    double tmp[BLK], p = 1;
-    for (int64_t i0 = 0; i0 < r; i0 += BLK) {
-        int64_t len = r - i0 < BLK ? r - i0 : BLK;
-        load_blk(t, x, i0, len, tmp);
-        for (int64_t i = 0; i < len; i++) p *= tmp[i];
-    }
-    return p;
+    double tmp[BLK], acc[LANES] = {1, 1, 1, 1, 1, 1, 1, 1};
+    FOR_BLOCKS(t, x, r, tmp, len, {
+        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] *= tmp[i];
+    })
+    return ((acc[0] * acc[4]) * (acc[1] * acc[5])) * ((acc[2] * acc[6]) * (acc[3] * acc[7]));
 }
 
-/* Shift by the row maximum (NaN: NaN; +inf: +inf; all -inf or empty: -inf). f32 rows take the vector
- * exp on blocks and sum in double. */
+/* Shifted by the row maximum m (NaN anywhere gives NaN through exp; m = +inf gives +inf unless a NaN is
+ * there; all -inf, or empty, gives -inf). f32 rows take the vector exp. */
 static double lse_row(nb_dtype t, const void *x, int64_t r) {
     if (r == 0) return -INFINITY;
     const float *xf = x;
     const double *xd = x;
-    double m = t == NB_F32 ? xf[0] : xd[0];
-    for (int64_t i = 1; i < r; i++) {
-        double v = t == NB_F32 ? xf[i] : xd[i];
-        if (v > m || v != v) m = v;
-        if (m != m) return m;
+    double m = -INFINITY, acc[LANES] = {0};
+    if (t == NB_F32) {
+        float mf = -INFINITY;
+        for (int64_t i = 0; i < r; i++) mf = xf[i] > mf ? xf[i] : mf;
+        m = mf;
+    } else {
+        for (int64_t i = 0; i < r; i++) m = xd[i] > m ? xd[i] : m;
     }
-    if (isinf(m)) return m;
-    double s = 0;
+    if (m == INFINITY) {
+        for (int64_t i = 0; i < r; i++)
+            if (t == NB_F32 ? xf[i] != xf[i] : xd[i] != xd[i]) return NAN;
+        return m;
+    }
+    if (m == -INFINITY) m = 0; /* all -inf (or NaN): exp gives 0 (or NaN) */
     if (t == NB_F32) {
         float buf[BLK], mf = (float)m;
         for (int64_t i0 = 0; i0 < r; i0 += BLK) {
             int64_t len = r - i0 < BLK ? r - i0 : BLK;
             for (int64_t i = 0; i < len; i++) buf[i] = xf[i0 + i] - mf;
             nbk_vmath_f32(NBK_VEXP, buf, buf, len);
-            for (int64_t i = 0; i < len; i++) s += buf[i];
+            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += buf[i];
         }
     } else {
-        for (int64_t i = 0; i < r; i++) s += exp(xd[i] - m);
+        for (int64_t i = 0; i < r; i++) acc[i & (LANES - 1)] += exp(xd[i] - m);
     }
-    return m + log(s);
+    return m + log(lanes_sum(acc));
 }
+
+/* any / all with an early exit (NaN counts as non-zero) */
+#define DEF_ANYALL(T, SUF)                                                                                   \
+    static bool anyall_##SUF(const T *x, int64_t r, bool any) {                                              \
+        if (any) {                                                                                           \
+            for (int64_t i = 0; i < r; i++)                                                                  \
+                if (x[i] != 0) return true;                                                                  \
+            return false;                                                                                    \
+        }                                                                                                    \
+        for (int64_t i = 0; i < r; i++)                                                                      \
+            if (x[i] == 0) return false;                                                                     \
+        return true;                                                                                         \
+    }
+DEF_ANYALL(float, f)
+DEF_ANYALL(double, d)
+DEF_ANYALL(int64_t, i)
 
 static void rr_chunk(void *ctx, int64_t b, int64_t e) {
     const rr_job *j = ctx;
@@ -116,13 +175,10 @@ static void rr_chunk(void *ctx, int64_t b, int64_t e) {
     for (int64_t row = b; row < e; row++) {
         const void *x = j->x + (size_t)(row * r) * es;
         if (j->op == NBK_RANY || j->op == NBK_RALL) {
-            bool any = false, all = true;
-            for (int64_t i = 0; i < r; i++) {
-                bool nz = j->t == NB_F32 ? ((const float *)x)[i] != 0
-                          : j->t == NB_F64 ? ((const double *)x)[i] != 0 : ((const int64_t *)x)[i] != 0;
-                any |= nz, all &= nz;
-            }
-            ((uint8_t *)j->out)[row] = j->op == NBK_RANY ? any : all;
+            bool any = j->op == NBK_RANY;
+            ((uint8_t *)j->out)[row] = j->t == NB_F32   ? anyall_f(x, r, any)
+                                       : j->t == NB_F64 ? anyall_d(x, r, any)
+                                                        : anyall_i(x, r, any);
             continue;
         }
         if (j->t == NB_I64) { /* prod only: wraps like PyTorch's integer product */
@@ -161,6 +217,16 @@ typedef struct scan_job {
  * long rows in the other direction); f64 and i64 in their own type. */
 #define DEF_SCAN(T, SUF, MULT)                                                                              \
     static void scan_##SUF(nbk_scan op, const T *x, T *y, int64_t n, int64_t inner, bool rev) {             \
+        if (inner == 1) { /* one running value */                                                           \
+            T acc = x[rev ? n - 1 : 0];                                                                     \
+            y[rev ? n - 1 : 0] = acc;                                                                       \
+            for (int64_t s = 1; s < n; s++) {                                                               \
+                int64_t j = rev ? n - 1 - s : s;                                                            \
+                acc = op == NBK_CUMSUM ? acc + x[j] : MULT(acc, x[j]);                                      \
+                y[j] = acc;                                                                                 \
+            }                                                                                               \
+            return;                                                                                         \
+        }                                                                                                   \
         for (int64_t s = 0; s < n; s++) {                                                                   \
             int64_t j = rev ? n - 1 - s : s, pj = rev ? j + 1 : j - 1;                                      \
             const T *xr = x + j * inner;                                                                    \
@@ -221,6 +287,14 @@ void nbk_scan_run(nbk_scan op, nb_dtype t, const void *x, void *y, int64_t outer
 
 #define DEF_EXT_DIM(T, SUF)                                                                                 \
     static void ext_##SUF(bool mx, const T *x, T *v, int64_t *ix, int64_t n, int64_t inner) {               \
+        if (inner == 1) { /* one row: stop at the first NaN */                                              \
+            int64_t b = 0;                                                                                  \
+            T m = x[0];                                                                                     \
+            for (int64_t j = 1; j < n && m == m; j++)                                                       \
+                if (mx ? (x[j] > m || x[j] != x[j]) : (x[j] < m || x[j] != x[j])) m = x[j], b = j;          \
+            v[0] = m, ix[0] = b;                                                                            \
+            return;                                                                                         \
+        }                                                                                                   \
         memcpy(v, x, (size_t)inner * sizeof(T));                                                            \
         for (int64_t i = 0; i < inner; i++) ix[i] = 0;                                                      \
         for (int64_t j = 1; j < n; j++) {                                                                   \
