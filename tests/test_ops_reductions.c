@@ -461,6 +461,23 @@ static void test_special(void) {
         CHECK_REF(nb_var(one, NULL, 1), dt, NB_SCALAR, ((const double[]){nan}), 0, 0);
         CHECK_REF(nb_var(one, NULL, 0), dt, NB_SCALAR, ((const double[]){0}), 0, 0);
     }
+    /* var_mean: the same numbers as nb_var and nb_mean, over the same dims */
+    ref_seed(34);
+    double *vm = ref_values(3 * 17, NB_F64, -2, 2), ev[3], em[3];
+    for (int r = 0; r < 3; r++) {
+        double m = 0, s2 = 0;
+        for (int j = 0; j < 17; j++) m += vm[r * 17 + j];
+        m /= 17;
+        for (int j = 0; j < 17; j++) s2 += (vm[r * 17 + j] - m) * (vm[r * 17 + j] - m);
+        ev[r] = s2 / 16, em[r] = m;
+    }
+    for (int l = 0; l < REF_LAYOUTS; l++) {
+        nb_tensor *vt = ref_tensor(vm, NB_SHAPE(3, 17), NB_F32, l), *mean;
+        ref_set_ctx("var_mean %s", ref_layout_name[l]);
+        CHECK_REF(nb_var_mean(vt, NB_DIMS(1), 1, &mean), NB_F32, NB_SHAPE(3), ev, 1e-6, 1e-6);
+        CHECK_REF(mean, NB_F32, NB_SHAPE(3), em, 1e-6, 1e-6);
+        CHECK_REF(nb_var_mean(vt, NB_DIMS_KEEP(-1), 1, NULL), NB_F32, NB_SHAPE(3, 1), ev, 1e-6, 1e-6);
+    }
     /* i64 values beyond 2^53 sort and compare exactly */
     int64_t big[4] = {(INT64_C(1) << 60) + 1, INT64_C(1) << 60, -(INT64_C(1) << 62), (INT64_C(1) << 60) + 1}, got[4];
     nb_tensor *b = nb_from_data(big, NB_SHAPE(4), NB_I64), *bi;
@@ -638,6 +655,11 @@ static void test_errors(void) {
     CHECK_NULL_WITH(nb_var(it, NULL, 1), "nb_var", "floating", "i32");
     CHECK_NULL_WITH(nb_std(it, NULL, 1), "nb_std", "floating", "i32");
     CHECK_NULL_WITH(nb_var(t, NULL, NAN), "nb_var", "correction");
+    nb_tensor *mean = t;
+    CHECK_NULL_WITH(nb_var_mean(it, NULL, 1, &mean), "nb_var_mean", "floating", "i32");
+    CHECK(mean == NULL);
+    CHECK_NULL_WITH(nb_var_mean(t, NB_DIMS(3), 1, &mean), "nb_var_mean", "out of range");
+    CHECK_NULL_WITH(nb_var_mean(NULL, NULL, 1, &mean), "nb_var_mean");
     CHECK_NULL_WITH(nb_norm(it, 2, NULL), "nb_norm", "floating", "i32");
     CHECK_NULL_WITH(nb_norm(t, -1, NULL), "nb_norm", "p = -1");
     CHECK_NULL_WITH(nb_norm(t, NAN, NULL), "nb_norm", "p = nan");

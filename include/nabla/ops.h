@@ -111,6 +111,9 @@ NB_API nb_tensor *nb_prod(nb_tensor *x, const nb_reduce_opts *opts);
  * 0 the population variance. Floating inputs only. nb_std is its square root. */
 NB_API nb_tensor *nb_var(nb_tensor *x, const nb_reduce_opts *opts, double correction);
 NB_API nb_tensor *nb_std(nb_tensor *x, const nb_reduce_opts *opts, double correction);
+/* torch.var_mean: the variance (returned) and, in *mean (a new reference, when mean is not NULL), the
+ * mean over the same dims. */
+NB_API nb_tensor *nb_var_mean(nb_tensor *x, const nb_reduce_opts *opts, double correction, nb_tensor **mean);
 /* Vector p-norm over dims (torch.linalg.vector_norm; torch.norm(p='fro') is p = 2): p = INFINITY (max
  * |x|), -INFINITY (min |x|), 0 (count of non-zeros), or any p > 0. Floating inputs only. The gradient
  * is 0 where the norm is 0 (PyTorch's subgradient), and at x_i = 0 for p < 1; the inf norms share it

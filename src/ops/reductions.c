@@ -241,6 +241,24 @@ nb_tensor *nb_std(nb_tensor *x, const nb_reduce_opts *opts, double correction) {
     nb_free(v);
     return s;
 }
+nb_tensor *nb_var_mean(nb_tensor *x, const nb_reduce_opts *opts, double correction, nb_tensor **mean) {
+    if (mean) *mean = NULL;
+    if (!x) return nbc_null_arg("nb_var_mean", 1), NULL;
+    nb_tensor *v = nb_var(x, opts, correction);
+    if (!v) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", nb_last_error());
+        nbc_error(nb_last_status(), "nb_var_mean: %s", msg);
+        return NULL;
+    }
+    if (!mean) return v;
+    *mean = nb_mean(x, opts); /* cannot fail where nb_var succeeded, except out of memory */
+    if (!*mean) {
+        nb_free(v);
+        return NULL;
+    }
+    return v;
+}
 nb_tensor *nb_norm(nb_tensor *x, double p, const nb_reduce_opts *opts) { return red_public(NBO_norm, x, opts, p); }
 nb_tensor *nb_logsumexp(nb_tensor *x, const nb_reduce_opts *opts) { return red_public(NBO_logsumexp, x, opts, 0); }
 nb_tensor *nb_any(nb_tensor *x, const nb_reduce_opts *opts) { return red_public(NBO_any, x, opts, 0); }

@@ -100,6 +100,21 @@ static void case_std(void) {
     red_cases("std correction", G_STD, 0, mk_p, false);
 }
 
+/* var and mean together: var + 3 mean (both outputs reach the inputs) */
+static tp f_var_mean(tp const *in, void *ud) {
+    red_ud *u = ud;
+    tp m, v = nb_var_mean(view_of(in[0], u->view), u->o, u->param, &m);
+    return nb_add(v, nb_mul_scalar(m, 3));
+}
+static void case_var_mean(void) {
+    red_ud d1 = {G_VAR, NB_DIMS_KEEP(1), 1, 0}, tr = {G_VAR, NB_DIMS(-1), 0, 1}, all = {G_VAR, NULL, 1, 2};
+    GC("var_mean dim 1 keepdim [3, 7]", f_var_mean, &d1, P(NB_SHAPE(3, 7)));
+    GC("var_mean dim -1 of transpose([7, 3]), correction 0", f_var_mean, &tr, P(NB_SHAPE(7, 3)));
+    GC("var_mean all dims of a stepped slice [3, 17]", f_var_mean, &all, P(NB_SHAPE(3, 17)));
+    double_ud dd = {f_var_mean, &d1, 1};
+    GC("var_mean second derivative", f_double, &dd, P(NB_SHAPE(3, 5)), V(3, 1));
+}
+
 static void case_norm(void) {
     red_cases("norm", G_NORM, 2, mk_p, true);
     red_cases("norm", G_NORM, 1, mk_away, false);
@@ -260,6 +275,7 @@ const grad_case gc_cases_reductions[] = {
     {"prod", case_prod},
     {"var", case_var},
     {"std", case_std},
+    {"var_mean", case_var_mean},
     {"norm", case_norm},
     {"logsumexp", case_logsumexp},
     {"cumsum", case_cumsum},
