@@ -522,11 +522,11 @@ static void test_long_rows(void) {
     ref_seed(33);
     static const int64_t lens[] = {3000, 100000};
     for (int li = 0; li < 2; li++)
-        for (int di = 0; di < 3; di++) {
-            nb_dtype dt = di == 0 ? NB_F32 : di == 1 ? NB_I32 : NB_F64;
+        for (int di = 0; di < 4; di++) {
+            nb_dtype dt = di == 0 || di == 3 ? NB_F32 : di == 1 ? NB_I32 : NB_F64;
             int64_t n = lens[li];
             double *v = ref_values(2 * n, dt, -60, 60); /* (n, 2): sort along dim 0 (stride 2) */
-            for (int64_t i = 7; i < 2 * n && nb_dtype_is_float(dt); i += 97) v[i] = NAN;
+            for (int64_t i = 7; i < 2 * n && nb_dtype_is_float(dt) && di != 3; i += 97) v[i] = NAN;
             nb_tensor *t = ref_contig(v, NB_SHAPE(n, 2), dt), *idx;
             for (int desc = 0; desc < 2; desc++) {
                 nb_tensor *y = nb_sort(t, 0, desc, true, &idx);
@@ -555,6 +555,29 @@ static void test_long_rows(void) {
                 bool same = tv && ti;
                 for (int64_t j = 0; j < 20 && same; j++) same = tiv[j] == iv[j] && (tvv[j] == yv[j] || isnan(tvv[j]));
                 CHECK_MSG(same, "topk of %lld %s", (long long)n, nb_dtype_name(dt));
+                if (!desc) { /* kthvalue / median: the element of the stable ascending sort at that rank */
+                    int64_t ks[3] = {1, n / 3, n};
+                    for (int q = 0; q < 3; q++) {
+                        nb_tensor *ki, *kv = nb_kthvalue(t, ks[q], 0, false, &ki);
+                        double *kvv = ref_read(kv), *kiv = ref_read(ki);
+                        bool kok = kv && ki;
+                        for (int c = 0; c < 2 && kok; c++)
+                            kok = kiv[c] == iv[(ks[q] - 1) * 2 + c] && (kvv[c] == yv[(ks[q] - 1) * 2 + c] || isnan(kvv[c]));
+                        CHECK_MSG(kok, "kthvalue %lld of %lld %s", (long long)ks[q], (long long)n, nb_dtype_name(dt));
+                    }
+                    nb_tensor *mi, *mv = nb_median(t, 0, true, &mi);
+                    double *mvv = ref_read(mv), *miv = ref_read(mi);
+                    bool mok = mv && mi;
+                    for (int c = 0; c < 2 && mok; c++) {
+                        int64_t first_nan = -1;
+                        for (int64_t j = 0; j < n && first_nan < 0; j++)
+                            if (isnan(v[j * 2 + c])) first_nan = j;
+                        int64_t p = (n - 1) / 2;
+                        mok = first_nan >= 0 ? miv[c] == (double)first_nan && isnan(mvv[c])
+                                             : miv[c] == iv[p * 2 + c] && mvv[c] == yv[p * 2 + c];
+                    }
+                    CHECK_MSG(mok, "median of %lld %s", (long long)n, nb_dtype_name(dt));
+                }
                 nb_free(y);
                 nb_free(idx);
                 nb_free(tv);

@@ -5,7 +5,9 @@
  * — O(n) per digit, digits that are equal for the whole row skipped, so small integers take one or two
  * passes — or, for short rows, a stable insertion sort. Stability keeps equal values (and NaNs, which
  * get the largest key: NaN sorts as the largest value, like torch.sort) in index order, ascending and
- * descending. topk with a small k scans once with a k-slot buffer instead. The values written are
+ * descending. topk with a small k scans once with a k-slot buffer instead, and kthvalue / median
+ * select their one element by quickselect on (key, index) pairs (the same element a stable sort puts
+ * there). The values written are
  * read back from the row at the sorted indices, so they are bit-exact (-0 stays -0, NaN payloads stay).
  * Rows are spread over threads; every row is handled by one thread. */
 #include "sort.h"
@@ -103,8 +105,44 @@ static bool keys_i(const int64_t *x, int64_t n, uint64_t flip, uint64_t *k) {
             bk[j] = v, bi[j] = i;                                                                            \
         }                                                                                                    \
     }
+/* The element of rank p among (key, index) pairs ordered by key then index — the p-th of a stable sort —
+ * by quickselect (median-of-3 pivots; the pairs are unique, so the scans always stop). Moves it to
+ * position p. False after 64 rounds (a pathological input): the caller sorts instead. */
+#define DEF_SELECT(KT, SUF)                                                                                  \
+    static bool qselect_##SUF(KT *k, int64_t *ix, int64_t n, int64_t p) {                                    \
+        int64_t lo = 0, hi = n - 1;                                                                          \
+        for (int rounds = 0; hi > lo; rounds++) {                                                            \
+            if (rounds == 64) return false;                                                                  \
+            int64_t mid = lo + (hi - lo) / 2, c[3] = {lo, mid, hi};                                          \
+            for (int a = 0; a < 2; a++) /* sort the three candidates */                                     \
+                for (int b = 0; b < 2 - a; b++)                                                              \
+                    if (k[c[b + 1]] < k[c[b]] || (k[c[b + 1]] == k[c[b]] && ix[c[b + 1]] < ix[c[b]])) {       \
+                        int64_t tmp = c[b];                                                                  \
+                        c[b] = c[b + 1], c[b + 1] = tmp;                                                     \
+                    }                                                                                        \
+            KT pk = k[c[1]];                                                                                 \
+            int64_t pi = ix[c[1]], i = lo, j = hi;                                                           \
+            while (i <= j) {                                                                                 \
+                while (k[i] < pk || (k[i] == pk && ix[i] < pi)) i++;                                         \
+                while (pk < k[j] || (pk == k[j] && pi < ix[j])) j--;                                         \
+                if (i <= j) {                                                                                \
+                    KT tk = k[i];                                                                            \
+                    k[i] = k[j], k[j] = tk;                                                                  \
+                    int64_t ti = ix[i];                                                                      \
+                    ix[i] = ix[j], ix[j] = ti;                                                               \
+                    i++, j--;                                                                                \
+                }                                                                                            \
+            }                                                                                                \
+            if (p <= j) hi = j;                                                                              \
+            else if (p >= i) lo = i;                                                                         \
+            else break;                                                                                      \
+        }                                                                                                    \
+        return true;                                                                                         \
+    }
 DEF_KEYSORT(uint32_t, u32)
 DEF_KEYSORT(uint64_t, u64)
+DEF_SELECT(uint32_t, u32)
+DEF_SELECT(uint64_t, u64)
 
 /* vals[p] = x[src[p]] for p < cnt (elements of es bytes) */
 static void take(size_t es, const void *x, const int64_t *src, void *vals, int64_t cnt) {
@@ -135,6 +173,17 @@ static void take(size_t es, const void *x, const int64_t *src, void *vals, int64
             return;                                                                                          \
         }                                                                                                    \
         for (int64_t i = 0; i < n; i++) ia[i] = i;                                                           \
+        if (mode != NBK_SORT_FIRST && n > SMALL) { /* one element of the order: select it */                \
+            int64_t p = mode == NBK_SORT_KTH ? k - 1 : (n - 1) / 2;                                          \
+            memcpy(kb, ka, (size_t)n * sizeof(KT)); /* kept for the fallback */                              \
+            if (qselect_##SUF(ka, ia, n, p)) {                                                               \
+                idx[0] = ia[p];                                                                              \
+                take(es, x, idx, vals, 1);                                                                   \
+                return;                                                                                      \
+            }                                                                                                \
+            memcpy(ka, kb, (size_t)n * sizeof(KT));                                                          \
+            for (int64_t i = 0; i < n; i++) ia[i] = i;                                                       \
+        }                                                                                                    \
         KT *rk = ka;                                                                                         \
         int64_t *ri = ia;                                                                                    \
         if (n <= SMALL) ins_##SUF(ka, ia, n);                                                                \
