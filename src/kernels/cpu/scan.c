@@ -35,8 +35,23 @@ static void load_blk(nb_dtype t, const void *x, int64_t i0, int64_t len, double 
 /* Sum of 8 lanes in a fixed tree. */
 static double lanes_sum(const double *a) { return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])); }
 
-/* The loops below keep LANES independent accumulators (element i to lane i % LANES), so they
- * vectorise without reassociating anything: the result is fixed by the row alone. */
+/* The loops below keep LANES independent accumulators (element i to lane i % LANES), written as
+ * blocks of LANES so they vectorise without reassociating anything: the result is fixed by the row
+ * alone. STMT sees the element index i and its lane l. */
+#define ACC8(len, STMT)                                                                                      \
+    do {                                                                                                     \
+        int64_t i_ = 0;                                                                                      \
+        for (; i_ + LANES <= (len); i_ += LANES)                                                             \
+            for (int l = 0; l < LANES; l++) {                                                                \
+                int64_t i = i_ + l;                                                                          \
+                STMT;                                                                                        \
+            }                                                                                                \
+        for (; i_ < (len); i_++) {                                                                           \
+            int64_t i = i_;                                                                                  \
+            int l = (int)(i_ & (LANES - 1));                                                                 \
+            STMT;                                                                                            \
+        }                                                                                                    \
+    } while (0)
 #define FOR_BLOCKS(t, x, r, tmp, len, BODY)                                                                  \
     for (int64_t i0_ = 0; i0_ < (r); i0_ += BLK) {                                                           \
         int64_t len = (r) - i0_ < BLK ? (r) - i0_ : BLK;                                                     \
@@ -47,32 +62,31 @@ static double lanes_sum(const double *a) { return ((a[0] + a[4]) + (a[1] + a[5])
 static double norm_row(nb_dtype t, const void *x, int64_t r, double p) {
     double tmp[BLK], acc[LANES] = {0};
     if (isinf(p)) {
-        double s = p > 0 ? 0 : INFINITY;
-        bool nan = false;
+        double m[LANES], nan[LANES] = {0};
+        for (int l = 0; l < LANES; l++) m[l] = p > 0 ? 0 : INFINITY;
         FOR_BLOCKS(t, x, r, tmp, len, {
-            for (int64_t i = 0; i < len; i++) {
-                double a = fabs(tmp[i]);
-                nan |= a != a;
-                s = p > 0 ? (a > s ? a : s) : (a < s ? a : s);
-            }
+            if (p > 0) ACC8(len, m[l] = fabs(tmp[i]) > m[l] ? fabs(tmp[i]) : m[l]; nan[l] += tmp[i] != tmp[i]);
+            else ACC8(len, m[l] = fabs(tmp[i]) < m[l] ? fabs(tmp[i]) : m[l]; nan[l] += tmp[i] != tmp[i]);
         })
-        return nan ? NAN : s;
+        double s = m[0];
+        for (int l = 1; l < LANES; l++) s = p > 0 ? (m[l] > s ? m[l] : s) : (m[l] < s ? m[l] : s);
+        return lanes_sum(nan) > 0 ? NAN : s;
     }
     if (p == 0) {
         FOR_BLOCKS(t, x, r, tmp, len, {
-            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += tmp[i] != 0;
+            ACC8(len, acc[l] += tmp[i] != 0);
         })
         return lanes_sum(acc);
     }
     if (p == 1) {
         FOR_BLOCKS(t, x, r, tmp, len, {
-            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += fabs(tmp[i]);
+            ACC8(len, acc[l] += fabs(tmp[i]));
         })
         return lanes_sum(acc);
     }
     if (p == 2) {
         FOR_BLOCKS(t, x, r, tmp, len, {
-            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += tmp[i] * tmp[i];
+            ACC8(len, acc[l] += tmp[i] * tmp[i]);
         })
         return sqrt(lanes_sum(acc));
     }
@@ -86,12 +100,12 @@ static double norm_row(nb_dtype t, const void *x, int64_t r, double p) {
             nbk_vmath_f32(NBK_VLOG, buf, buf, len);
             for (int64_t i = 0; i < len; i++) buf[i] *= pf;
             nbk_vmath_f32(NBK_VEXP, buf, buf, len);
-            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += buf[i];
+            ACC8(len, acc[l] += buf[i]);
         }
         return pow(lanes_sum(acc), 1.0 / p);
     }
     FOR_BLOCKS(t, x, r, tmp, len, {
-        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += pow(fabs(tmp[i]), p);
+        ACC8(len, acc[l] += pow(fabs(tmp[i]), p));
     })
     return pow(lanes_sum(acc), 1.0 / p);
 }
@@ -99,12 +113,12 @@ static double norm_row(nb_dtype t, const void *x, int64_t r, double p) {
 static double var_row(nb_dtype t, const void *x, int64_t r, double correction) {
     double tmp[BLK], acc[LANES] = {0};
     FOR_BLOCKS(t, x, r, tmp, len, {
-        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += tmp[i];
+        ACC8(len, acc[l] += tmp[i]);
     })
     double mean = lanes_sum(acc) / (double)r; /* r == 0: NaN, as PyTorch */
     memset(acc, 0, sizeof acc);
     FOR_BLOCKS(t, x, r, tmp, len, {
-        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += (tmp[i] - mean) * (tmp[i] - mean);
+        ACC8(len, acc[l] += (tmp[i] - mean) * (tmp[i] - mean));
     })
     double den = (double)r - correction;
     return lanes_sum(acc) / (den > 0 ? den : 0);
@@ -113,7 +127,7 @@ static double var_row(nb_dtype t, const void *x, int64_t r, double correction) {
 static double prod_row(nb_dtype t, const void *x, int64_t r) {
     double tmp[BLK], acc[LANES] = {1, 1, 1, 1, 1, 1, 1, 1};
     FOR_BLOCKS(t, x, r, tmp, len, {
-        for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] *= tmp[i];
+        ACC8(len, acc[l] *= tmp[i]);
     })
     return ((acc[0] * acc[4]) * (acc[1] * acc[5])) * ((acc[2] * acc[6]) * (acc[3] * acc[7]));
 }
@@ -126,11 +140,13 @@ static double lse_row(nb_dtype t, const void *x, int64_t r) {
     const double *xd = x;
     double m = -INFINITY, acc[LANES] = {0};
     if (t == NB_F32) {
-        float mf = -INFINITY;
-        for (int64_t i = 0; i < r; i++) mf = xf[i] > mf ? xf[i] : mf;
-        m = mf;
+        float mf[LANES] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        ACC8(r, mf[l] = xf[i] > mf[l] ? xf[i] : mf[l]);
+        for (int l = 0; l < LANES; l++) m = mf[l] > m ? mf[l] : m;
     } else {
-        for (int64_t i = 0; i < r; i++) m = xd[i] > m ? xd[i] : m;
+        double md[LANES] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        ACC8(r, md[l] = xd[i] > md[l] ? xd[i] : md[l]);
+        for (int l = 0; l < LANES; l++) m = md[l] > m ? md[l] : m;
     }
     if (m == INFINITY) {
         for (int64_t i = 0; i < r; i++)
@@ -144,10 +160,10 @@ static double lse_row(nb_dtype t, const void *x, int64_t r) {
             int64_t len = r - i0 < BLK ? r - i0 : BLK;
             for (int64_t i = 0; i < len; i++) buf[i] = xf[i0 + i] - mf;
             nbk_vmath_f32(NBK_VEXP, buf, buf, len);
-            for (int64_t i = 0; i < len; i++) acc[i & (LANES - 1)] += buf[i];
+            ACC8(len, acc[l] += buf[i]);
         }
     } else {
-        for (int64_t i = 0; i < r; i++) acc[i & (LANES - 1)] += exp(xd[i] - m);
+        ACC8(r, acc[l] += exp(xd[i] - m));
     }
     return m + log(lanes_sum(acc));
 }
