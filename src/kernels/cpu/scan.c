@@ -303,12 +303,26 @@ void nbk_scan_run(nbk_scan op, nb_dtype t, const void *x, void *y, int64_t outer
 
 #define DEF_EXT_DIM(T, SUF)                                                                                 \
     static void ext_##SUF(bool mx, const T *x, T *v, int64_t *ix, int64_t n, int64_t inner) {               \
-        if (inner == 1) { /* one row: stop at the first NaN */                                              \
-            int64_t b = 0;                                                                                  \
-            T m = x[0];                                                                                     \
-            for (int64_t j = 1; j < n && m == m; j++)                                                       \
-                if (mx ? (x[j] > m || x[j] != x[j]) : (x[j] < m || x[j] != x[j])) m = x[j], b = j;          \
-            v[0] = m, ix[0] = b;                                                                            \
+        if (inner == 1) { /* one row: 8 lanes keep their first extremum; then the first NaN, if any */    \
+            T m[LANES];                                                                                     \
+            int64_t b[LANES], nan = 0;                                                                      \
+            for (int l = 0; l < LANES; l++) m[l] = x[0], b[l] = 0;                                          \
+            if (mx) ACC8(n, bool tk = x[i] > m[l]; m[l] = tk ? x[i] : m[l]; b[l] = tk ? i : b[l];           \
+                         nan += x[i] != x[i]);                                                              \
+            else ACC8(n, bool tk = x[i] < m[l]; m[l] = tk ? x[i] : m[l]; b[l] = tk ? i : b[l];              \
+                      nan += x[i] != x[i]);                                                                 \
+            int best = 0;                                                                                   \
+            for (int l = 1; l < LANES; l++)                                                                 \
+                if ((mx ? m[l] > m[best] : m[l] < m[best]) || (m[l] == m[best] && b[l] < b[best])) best = l; \
+            T bv = m[best];                                                                                 \
+            int64_t bi = b[best];                                                                           \
+            if (nan)                                                                                        \
+                for (int64_t j = 0; j < n; j++)                                                             \
+                    if (x[j] != x[j]) {                                                                     \
+                        bv = x[j], bi = j;                                                                  \
+                        break;                                                                              \
+                    }                                                                                       \
+            v[0] = bv, ix[0] = bi;                                                                          \
             return;                                                                                         \
         }                                                                                                   \
         memcpy(v, x, (size_t)inner * sizeof(T));                                                            \
