@@ -630,6 +630,13 @@ static void test_gradients(void) {
     CHECK(nb_backward(nb_sum(nb_prod(p, NB_DIMS(1)), NULL)) == 0);
     ref_set_ctx("prod gradient with zeros");
     CHECK_REF(nb_grad(p), NB_F64, NB_SHAPE(3, 3), ((const double[]){0, 6, 0, 0, 0, 0, 42, 35, 30}), 0, 0);
+    /* cumprod with zeros, g = 1: d/dx_k = sum over j >= k of the product of x_0..x_j without x_k. Row
+     * (2, 0, 3, 4): 1, 2 + 2*3 + 2*3*4 = 32, 0, 0. Row (1, 2, 0, 0): 1 + 2 = 3, 1, 1*2 = 2, 0. */
+    const double cv[] = {2, 0, 3, 4, 1, 2, 0, 0};
+    nb_tensor *cx = nb_param(nb_from_data(cv, NB_SHAPE(2, 4), NB_F64));
+    CHECK(nb_backward(nb_sum(nb_cumprod(cx, 1), NULL)) == 0);
+    ref_set_ctx("cumprod gradient with zeros");
+    CHECK_REF(nb_grad(cx), NB_F64, NB_SHAPE(2, 4), ((const double[]){1, 32, 0, 0, 3, 1, 2, 0}), 0, 0);
     /* norm at 0: subgradient 0 for every p */
     static const double ps[] = {1, 2, 3, 0.5, INFINITY};
     for (int i = 0; i < 5; i++) {

@@ -126,7 +126,8 @@ NB_API nb_tensor *nb_logsumexp(nb_tensor *x, const nb_reduce_opts *opts);
 NB_API nb_tensor *nb_any(nb_tensor *x, const nb_reduce_opts *opts);
 NB_API nb_tensor *nb_all(nb_tensor *x, const nb_reduce_opts *opts);
 /* Inclusive cumulative sum / product along dim (integers and bool give i64, as PyTorch). The gradient
- * of nb_cumprod assumes no zeros in the input (zeros give inf / NaN gradients; PyTorch handles them). */
+ * of nb_cumprod is exact with zeros in the input (as PyTorch's); its second derivative is exact in rows
+ * without zeros. */
 NB_API nb_tensor *nb_cumsum(nb_tensor *x, int dim);
 NB_API nb_tensor *nb_cumprod(nb_tensor *x, int dim);
 /* torch.max(x, dim, keepdim) / torch.min: the extremum along dim and, in *indices (a new i64 reference,

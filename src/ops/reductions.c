@@ -328,10 +328,31 @@ static int cumsum_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     return gin[0] ? 0 : nb_last_status();
 }
 
-/* d y_j / d x_i = y_j / x_i for j >= i: the reversed cumsum of g * y, divided by x (inputs without
- * zeros; a zero gives inf / NaN gradients, unlike PyTorch, which handles them). */
+/* d y_j / d x_k = prod_{i <= j, i != k} x_i for j >= k. Without zeros in the input that is y_j / x_k,
+ * so the gradient is the reversed cumsum of g * y divided by x. With zeros (z = the first zero of a
+ * row): positions before z keep that formula (y_j = 0 past z drops those terms), positions after z get
+ * 0, and z itself gets prod_{i < z} x_i * sum_{j >= z} g_j prod_{z < i <= j} x_i — a product, and the
+ * reversed cumsum of g times the cumprod of the row with everything up to z set to 1. All of it is
+ * built from nabla ops, so second derivatives follow (exact where there are no zeros). */
 static int cumprod_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
-    gin[0] = nb_div(cumsum_flip(c, nb_mul(g[0], c->out[0])), c->in[0]);
+    nb_tensor *x = c->in[0], *y = c->out[0];
+    int dim = (int)c->attrs->ints[0];
+    nb_tensor *z = nb_eq_scalar(x, 0), *anyz = nb_any(z, NULL);
+    if (!anyz) return nb_last_status();
+    if (nb_item(anyz) == 0) {
+        gin[0] = nb_div(cumsum_flip(c, nb_mul(g[0], y)), x);
+        return gin[0] ? 0 : nb_last_status();
+    }
+    nb_tensor *one = nbo_const(1, x->dtype), *zero = nbo_const(0, x->dtype);
+    nb_tensor *cz = nb_cumsum(z, dim);                           /* zeros up to and including each position */
+    nb_tensor *before = nb_eq_scalar(cz, 0);                     /* before the row's first zero */
+    nb_tensor *at = nb_where(z, nb_eq_scalar(cz, 1), z);         /* the first zero */
+    nb_tensor *upto = nb_where(before, before, at);              /* up to and including it */
+    nb_tensor *main = nb_div(cumsum_flip(c, nb_mul(g[0], y)), nb_where(z, one, x));
+    nb_reduce_opts o = {.n = 1, .dims = {dim}, .keepdim = true};
+    nb_tensor *head = nb_prod(nb_where(before, x, one), &o);     /* prod_{i < z} x_i */
+    nb_tensor *tail = cumsum_flip(c, nb_mul(g[0], nb_cumprod(nb_where(upto, one, x), dim)));
+    gin[0] = nb_where(before, main, nb_where(at, nb_mul(head, tail), zero));
     return gin[0] ? 0 : nb_last_status();
 }
 
@@ -340,10 +361,10 @@ const nbo_desc nbo_desc_cumsum = {.name = "cumsum", .bw_name = "CumsumBackward",
                                   .summary = "inclusive cumulative sum along a dim (integers and bool give i64)",
                                   .infer = scan_infer, .forward = cumsum_forward, .backward = cumsum_bw};
 const nbo_desc nbo_desc_cumprod = {.name = "cumprod", .bw_name = "CumprodBackward", .n_in = 1, .n_out = 1,
-                                   .flags = NBO_SAVE_INPUTS | NBO_SAVE_OUTPUTS, .attrs = "ints=[dim] flag=reverse",
+                                   .flags = NBO_SAVE_INPUTS | NBO_SAVE_OUTPUTS, .attrs = "ints=[dim]",
                                    .torch = "torch.cumprod",
                                    .summary = "inclusive cumulative product along a dim (integers and bool give i64); "
-                                              "gradient for inputs without zeros",
+                                              "gradient exact with zeros",
                                    .infer = scan_infer, .forward = cumprod_forward, .backward = cumprod_bw};
 
 static nb_tensor *scan_public(int op, nb_tensor *x, int dim) {

@@ -211,6 +211,13 @@ static void case_cumprod(void) {
     dim_cases("cumprod", G_CUMPROD, 0, mk_ppos);
     dim_ud u = {G_CUMPROD, 0, false, 0, false, 0};
     GC("cumprod of signed values [7]", f_dim, &u, Paway(NB_SHAPE(7)));
+    /* zeros: one, two, at the start and at the end of rows, along either dim */
+    const double v[] = {0.7, 0, 1.3, -0.4, 0.9, 0, 0, 2.0, 1.1, 0.5, 1.2, 0, 0.8, -1.5, 0.6, 0, 0.9, 1.1, 0.4, 1.3};
+    dim_ud d1 = {G_CUMPROD, 1, false, 0, false, 0}, d0 = {G_CUMPROD, 0, false, 0, false, 0}, tr = {G_CUMPROD, 1, false, 0, false, 1};
+    GC("cumprod with zeros along dim 1 [4, 5]", f_dim, &d1, nb_param(nb_from_data(v, NB_SHAPE(4, 5), NB_F64)));
+    GC("cumprod with zeros along dim 0 [4, 5]", f_dim, &d0, nb_param(nb_from_data(v, NB_SHAPE(4, 5), NB_F64)));
+    GC("cumprod with zeros along dim 1 of transpose([5, 4])", f_dim, &tr, nb_param(nb_from_data(v, NB_SHAPE(5, 4), NB_F64)));
+    GC("cumprod of a zero 0-d", f_dim, &u, nb_param(nb_zeros(NB_SCALAR, NB_F64)));
 }
 static void case_max_dim(void) {
     dim_cases("max_dim", G_MAXD, 0, mk_lat);
