@@ -2,8 +2,10 @@
  * cumprod), extrema with indices along one dim, and the scatter / gather pair along one dim.
  *
  * Float rows accumulate in double (f32 inputs too: var, norms and products of long f32 rows keep their
- * accuracy, and the conversions vectorise); each row is reduced by one thread in index order, so the
- * results do not depend on the thread count. The along-dim kernels walk a contiguous
+ * accuracy, and the conversions vectorise) in 8 lanes (element i to lane i % 8, lanes combined in a
+ * fixed tree); each row is reduced by one thread, so the results do not depend on the thread count.
+ * f32 logsumexp and general-p norms use the vector exp / log of kernels.h. Scans run in the compute
+ * type, in order (like PyTorch's CPU kernel). The along-dim kernels walk a contiguous
  * (outer, n, inner) box with the inner index innermost, so the loops over `inner` are unit-stride. */
 #include "sort.h"
 
