@@ -114,10 +114,10 @@ NB_API nb_tensor *nb_std(nb_tensor *x, const nb_reduce_opts *opts, double correc
 /* torch.var_mean: the variance (returned) and, in *mean (a new reference, when mean is not NULL), the
  * mean over the same dims. */
 NB_API nb_tensor *nb_var_mean(nb_tensor *x, const nb_reduce_opts *opts, double correction, nb_tensor **mean);
-/* Vector p-norm over dims (torch.linalg.vector_norm; torch.norm(p='fro') is p = 2): p = INFINITY (max
- * |x|), -INFINITY (min |x|), 0 (count of non-zeros), or any p > 0. Floating inputs only. The gradient
- * is 0 where the norm is 0 (PyTorch's subgradient), and at x_i = 0 for p < 1; the inf norms share it
- * evenly among ties. Negative finite p is not supported (PyTorch allows it). */
+/* Vector p-norm (sum |x|^p)^(1/p) over dims (torch.linalg.vector_norm; torch.norm(p='fro') is p = 2):
+ * any p (negative too), INFINITY (max |x|), -INFINITY (min |x|), 0 (count of non-zeros). Floating
+ * inputs only. The gradient is 0 where the norm is 0 (PyTorch's subgradient) and at x_i = 0 for p < 1
+ * (where it is infinite); the inf norms share it evenly among ties. */
 NB_API nb_tensor *nb_norm(nb_tensor *x, double p, const nb_reduce_opts *opts);
 /* log(sum(exp(x))) over dims, computed stably (shifted by the maximum). Integer inputs give f32. */
 NB_API nb_tensor *nb_logsumexp(nb_tensor *x, const nb_reduce_opts *opts);
@@ -150,7 +150,8 @@ NB_API nb_tensor *nb_topk(nb_tensor *x, int64_t k, int dim, bool largest, bool s
 NB_API nb_tensor *nb_kthvalue(nb_tensor *x, int64_t k, int dim, bool keepdim, nb_tensor **indices);
 /* The lower median along dim (the ((n + 1) / 2)-th smallest, as torch.median) and its index; a row
  * holding a NaN gives NaN and the first NaN's index. NB_DIM_ALL: the median of all elements (0-d, or
- * all dims kept as 1), *indices then being the flat index. Empty inputs are an error. */
+ * all dims kept as 1), *indices then being the flat index; the median of an empty floating tensor is
+ * NaN (index -1), as torch.median(). Along an empty dim it is an error. */
 NB_API nb_tensor *nb_median(nb_tensor *x, int dim, bool keepdim, nb_tensor **indices);
 /* (end of the reductions section) */
 

@@ -52,8 +52,7 @@ static int red_infer(int op, nb_tensor *const *in, const nb_attrs *a, nbc_meta *
         if (!fl)
             return nbc_error(NB_ERR_ARG, "%s: argument #1 (%s) must have a floating dtype; convert it with nb_to first",
                              fn, nbc_desc(x));
-        if (!(a->f0 >= 0) && a->f0 != -INFINITY)
-            return nbc_error(NB_ERR_ARG, "%s: p = %g is not supported (p must be >= 0, inf or -inf)", fn, a->f0);
+        if (isnan(a->f0)) return nbc_error(NB_ERR_ARG, "%s: p = %g is not a number", fn, a->f0);
         if (isinf(a->f0) && reduced_count(x, a) == 0)
             return nbc_error(NB_ERR_ARG, "%s: cannot take the %s norm over an empty dim (%s): it has no identity", fn,
                              a->f0 > 0 ? "inf" : "-inf", nbc_desc(x));
@@ -161,7 +160,8 @@ static int var_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     return gin[0] ? 0 : nb_last_status();
 }
 
-/* Subgradient 0 where the norm is 0 (as PyTorch), and at x_i = 0 for p < 1. */
+/* Subgradient 0 where the norm is 0 (as PyTorch), and at x_i = 0 for p < 1 (where the derivative is
+ * infinite). */
 static int norm_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     nb_tensor *x = c->in[0], *y = expand_back(c, c->out[0]), *gk = expand_back(c, g[0]);
     double p = c->attrs->f0;
@@ -209,7 +209,7 @@ RED_OP(prod, NBO_SAVE_INPUTS, "ProdBackward", prod_bw, "ints=dims flag=keepdim",
 RED_OP(var, NBO_SAVE_INPUTS, "VarBackward", var_bw, "ints=dims flag=keepdim f0=correction", "torch.var(correction=)",
        "variance over dims with a correction (1: unbiased); divisor max(0, N - correction)")
 RED_OP(norm, NBO_SAVE_INPUTS | NBO_SAVE_OUTPUTS, "LinalgVectorNormBackward", norm_bw, "ints=dims flag=keepdim f0=p",
-       "torch.linalg.vector_norm", "p-norm over dims (p >= 0, inf, -inf; 'fro' is p = 2); gradient 0 where the norm is 0")
+       "torch.linalg.vector_norm", "vector p-norm over dims (any p, inf, -inf; 'fro' is p = 2); gradient 0 where the norm is 0")
 RED_OP(logsumexp, NBO_SAVE_INPUTS | NBO_SAVE_OUTPUTS, "LogsumexpBackward", lse_bw, "ints=dims flag=keepdim",
        "torch.logsumexp", "log of the sum of exponentials over dims, stable (integers give f32)")
 RED_OP(any, 0, NULL, NULL, "ints=dims flag=keepdim", "torch.any", "whether any element is non-zero (bool out)")

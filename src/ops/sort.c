@@ -14,6 +14,7 @@
 #include "reductions.h"
 #include "../kernels/cpu/sort.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -394,6 +395,12 @@ static nb_tensor *flat_apply(int op, nb_tensor *x, bool keepdim, nb_tensor **ind
 }
 
 nb_tensor *nb_median(nb_tensor *x, int dim, bool keepdim, nb_tensor **indices) {
+    if (dim == NB_DIM_ALL && x && nb_dtype_is_float(x->dtype) && nbc_numel(x->ndim, x->shape) == 0) {
+        int64_t ones[NB_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1, 1}; /* torch.median(empty) is NaN */
+        int nd = keepdim ? x->ndim : 0;
+        if (indices) *indices = nb_full(nd, ones, -1, NB_I64);
+        return nb_full(nd, ones, NAN, x->dtype);
+    }
     if (dim == NB_DIM_ALL) return flat_apply(NBO_median, x, keepdim, indices);
     return apply2(NBO_median, x, dim, &(nb_attrs){.flag = keepdim}, indices);
 }

@@ -124,6 +124,8 @@ static void case_norm(void) {
     red_cases("norm", G_NORM, INFINITY, mk_distinct_abs, false);
     red_cases("norm", G_NORM, -INFINITY, mk_distinct_abs, false);
     red_cases("norm", G_NORM, 0, mk_away, false);
+    red_cases("norm", G_NORM, -1, mk_away, true);
+    red_cases("norm", G_NORM, -2.5, mk_away, false);
     /* a row of zeros: the subgradient 0 (the norm is not differentiable there: check the value) */
     tp z = nb_param(nb_zeros(NB_SHAPE(2, 3), NB_F64));
     CHECK(nb_backward(nb_sum(nb_norm(z, 2, NB_DIMS(1)), NULL)) == 0 && nb_item(nb_sum(nb_abs(nb_grad(z)), NULL)) == 0);
