@@ -179,6 +179,56 @@ NB_API nb_tensor *nb_min(nb_tensor *x, const nb_reduce_opts *opts);
 /* Index (i64) of the first maximum along dim; NB_DIM_ALL flattens first (torch.argmax(dim=None)). */
 #define NB_DIM_ALL INT32_MIN
 NB_API nb_tensor *nb_argmax(nb_tensor *x, int dim, bool keepdim);
+/* Product over dims (torch.prod; integers and bool give i64). The gradient is exact with zeros in the
+ * input (computed as the product of the other elements, never by dividing by zero); second derivatives
+ * are exact in rows without zeros. */
+NB_API nb_tensor *nb_prod(nb_tensor *x, const nb_reduce_opts *opts);
+/* Variance over dims, divided by max(0, N - correction): correction = 1 is PyTorch's default (unbiased),
+ * 0 the population variance. Floating inputs only. nb_std is its square root. */
+NB_API nb_tensor *nb_var(nb_tensor *x, const nb_reduce_opts *opts, double correction);
+NB_API nb_tensor *nb_std(nb_tensor *x, const nb_reduce_opts *opts, double correction);
+/* torch.var_mean: the variance (returned) and, in *mean (a new reference, when mean is not NULL), the
+ * mean over the same dims. */
+NB_API nb_tensor *nb_var_mean(nb_tensor *x, const nb_reduce_opts *opts, double correction, nb_tensor **mean);
+/* Vector p-norm (sum |x|^p)^(1/p) over dims (torch.linalg.vector_norm; torch.norm(p='fro') is p = 2):
+ * any p (negative too), INFINITY (max |x|), -INFINITY (min |x|), 0 (count of non-zeros). Floating
+ * inputs only. The gradient is 0 where the norm is 0 (PyTorch's subgradient) and at x_i = 0 for p < 1
+ * (where it is infinite); the inf norms share it evenly among ties. */
+NB_API nb_tensor *nb_norm(nb_tensor *x, double p, const nb_reduce_opts *opts);
+/* log(sum(exp(x))) over dims, computed stably (shifted by the maximum). Integer inputs give f32. */
+NB_API nb_tensor *nb_logsumexp(nb_tensor *x, const nb_reduce_opts *opts);
+/* Whether any / every element over dims is non-zero (NaN counts as non-zero). Any dtype in, bool out
+ * (PyTorch gives u8 for u8 inputs); empty reductions give false / true. Not differentiable. */
+NB_API nb_tensor *nb_any(nb_tensor *x, const nb_reduce_opts *opts);
+NB_API nb_tensor *nb_all(nb_tensor *x, const nb_reduce_opts *opts);
+/* Inclusive cumulative sum / product along dim (integers and bool give i64, as PyTorch). The gradient
+ * of nb_cumprod is exact with zeros in the input (as PyTorch's); its second derivative is exact in rows
+ * without zeros. */
+NB_API nb_tensor *nb_cumsum(nb_tensor *x, int dim);
+NB_API nb_tensor *nb_cumprod(nb_tensor *x, int dim);
+/* torch.max(x, dim, keepdim) / torch.min: the extremum along dim and, in *indices (a new i64 reference,
+ * when indices is not NULL), the index of its first occurrence. A NaN is the extremum (the first NaN's
+ * index). The gradient goes to that one index. */
+NB_API nb_tensor *nb_max_dim(nb_tensor *x, int dim, bool keepdim, nb_tensor **indices);
+NB_API nb_tensor *nb_min_dim(nb_tensor *x, int dim, bool keepdim, nb_tensor **indices);
+/* Index (i64) of the first minimum along dim; NB_DIM_ALL flattens first (like nb_argmax). */
+NB_API nb_tensor *nb_argmin(nb_tensor *x, int dim, bool keepdim);
+/* Sort along dim (ascending, or descending), returning the values and, in *indices, their source indices
+ * (i64). Always stable (equal values keep their index order; `stable` is accepted for PyTorch parity).
+ * NaN sorts as the largest value. Any dtype. The gradient scatters back to the indices. */
+NB_API nb_tensor *nb_sort(nb_tensor *x, int dim, bool descending, bool stable, nb_tensor **indices);
+NB_API nb_tensor *nb_argsort(nb_tensor *x, int dim, bool descending, bool stable);
+/* The k largest (or smallest) values along dim, in sorted order (also when sorted is false), with
+ * their indices; among equal values the lower index comes first. 0 <= k <= size of dim. */
+NB_API nb_tensor *nb_topk(nb_tensor *x, int64_t k, int dim, bool largest, bool sorted, nb_tensor **indices);
+/* The k-th smallest value along dim (1 <= k <= size) and its index: the k-th element of a stable
+ * ascending sort (so among ties, the one whose index ranks there). */
+NB_API nb_tensor *nb_kthvalue(nb_tensor *x, int64_t k, int dim, bool keepdim, nb_tensor **indices);
+/* The lower median along dim (the ((n + 1) / 2)-th smallest, as torch.median) and its index; a row
+ * holding a NaN gives NaN and the first NaN's index. NB_DIM_ALL: the median of all elements (0-d, or
+ * all dims kept as 1), *indices then being the flat index; the median of an empty floating tensor is
+ * NaN (index -1), as torch.median(). Along an empty dim it is an error. */
+NB_API nb_tensor *nb_median(nb_tensor *x, int dim, bool keepdim, nb_tensor **indices);
 /* (end of the reductions section) */
 
 /* ---- linear algebra -------------------------------------------------------------------------- */

@@ -5,11 +5,12 @@
  * or n_ints = 0 for all dims. */
 #include "op.h"
 #include "../kernels/cpu/kernels.h"
+#include "reductions.h"
 
 #include <string.h>
 
 /* Normalise opts into attrs: wrapped, sorted, without repeats. */
-static int reduce_attrs(const char *fn, const nb_tensor *x, const nb_reduce_opts *o, nb_attrs *a) {
+int nbo_reduce_attrs(const char *fn, const nb_tensor *x, const nb_reduce_opts *o, nb_attrs *a) {
     memset(a, 0, sizeof *a);
     a->flag = o && o->keepdim;
     if (!o || o->n == 0) {
@@ -31,17 +32,17 @@ static int reduce_attrs(const char *fn, const nb_tensor *x, const nb_reduce_opts
     return 0;
 }
 
-static bool is_reduced(const nb_attrs *a, int d) {
+bool nbo_is_reduced(const nb_attrs *a, int d) {
     for (int i = 0; i < a->n_ints; i++)
         if (a->ints[i] == d) return true;
     return false;
 }
 
 /* Output shape of a reduction: reduced dims dropped (or kept as 1). */
-static void reduced_shape(const nb_tensor *x, const nb_attrs *a, int *nd, int64_t *shape) {
+void nbo_reduced_shape(const nb_tensor *x, const nb_attrs *a, int *nd, int64_t *shape) {
     *nd = 0;
     for (int d = 0; d < x->ndim; d++) {
-        if (!is_reduced(a, d)) shape[(*nd)++] = x->shape[d];
+        if (!nbo_is_reduced(a, d)) shape[(*nd)++] = x->shape[d];
         else if (a->flag) shape[(*nd)++] = 1;
     }
 }
@@ -62,7 +63,7 @@ static int reduce_infer_op(int op, nb_tensor *const *in, const nb_attrs *a, nbc_
     if ((op == NBO_max || op == NBO_min) && d == NB_BOOL) d = NB_BOOL;
     int nd;
     int64_t shape[NB_MAX_DIMS];
-    reduced_shape(x, a, &nd, shape);
+    nbo_reduced_shape(x, a, &nd, shape);
     nbo_meta_set(out, d, nd, shape);
     return 0;
 }
@@ -73,12 +74,12 @@ static int reduce_run(const char *fn, nbk_reduce k, const nb_tensor *x, const nb
     int order[NB_MAX_DIMS];
     int64_t m = 1, r = 1;
     for (int d = 0; d < x->ndim; d++)
-        if (!is_reduced(a, d)) {
+        if (!nbo_is_reduced(a, d)) {
             order[nk++] = d;
             m *= x->shape[d];
         }
     for (int d = 0; d < x->ndim; d++)
-        if (is_reduced(a, d)) {
+        if (nbo_is_reduced(a, d)) {
             order[nk + nr++] = d;
             r *= x->shape[d];
         }
@@ -144,7 +145,7 @@ static int reduce_forward_op(int op, nb_tensor *x, const nb_attrs *a, nb_tensor 
 static nb_tensor *expand_back(const nbo_ctx *c, nb_tensor *g) {
     const nbc_meta *x = &c->in_meta[0];
     int64_t keep[NB_MAX_DIMS];
-    for (int d = 0; d < x->ndim; d++) keep[d] = is_reduced(c->attrs, d) ? 1 : x->shape[d];
+    for (int d = 0; d < x->ndim; d++) keep[d] = nbo_is_reduced(c->attrs, d) ? 1 : x->shape[d];
     return nb_expand(nb_reshape(g, x->ndim, keep), x->ndim, x->shape);
 }
 
@@ -185,7 +186,7 @@ static int extremum_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
     nb_tensor *nb_##NAME(nb_tensor *x, const nb_reduce_opts *opts) {                               \
         if (!x) return nbc_null_arg("nb_" #NAME, 1), NULL;                                         \
         nb_attrs a;                                                                                \
-        if (reduce_attrs("nb_" #NAME, x, opts, &a)) return NULL;                                   \
+        if (nbo_reduce_attrs("nb_" #NAME, x, opts, &a)) return NULL;                                   \
         return nbo_apply1(NBO_##NAME, &x, 1, &a);                                                  \
     }
 
@@ -210,7 +211,7 @@ static int argmax_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta
     }
     int nd;
     int64_t shape[NB_MAX_DIMS];
-    reduced_shape(x, a, &nd, shape);
+    nbo_reduced_shape(x, a, &nd, shape);
     nbo_meta_set(out, NB_I64, nd, shape);
     return 0;
 }
