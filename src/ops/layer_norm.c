@@ -20,50 +20,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------------- */
 
-static int get_buffers(const char *fn, nb_tensor *const *t, int n, nb_dtype ct, nbo_buffer *b) {
-    for (int i = 0; i < n; i++)
-        if (nbo_buffer_get(fn, t[i], ct, &b[i])) {
-            while (i--) nbo_buffer_release(&b[i]);
-            return NB_ERR_NOMEM;
-        }
-    return 0;
-}
-
-static void release_buffers(nbo_buffer *b, int n) {
-    for (int i = 0; i < n; i++) nbo_buffer_release(&b[i]);
-}
-
-/* Where a kernel writes out (of compute type ct): out itself, or a scratch block converted after. */
-typedef struct result_buf {
-    void *data;
-    size_t cap;
-} result_buf;
-static int result_get(const char *fn, nb_tensor *out, nb_dtype ct, result_buf *r) {
-    r->cap = 0;
-    if (out->dtype == ct) {
-        r->data = nbc_ptr(out);
-        return 0;
-    }
-    int64_t n = nbc_numel(out->ndim, out->shape);
-    r->data = nbc_block_alloc((size_t)(n ? n : 1) * nb_dtype_size(ct), &r->cap);
-    return r->data ? 0 : nbc_oom(fn);
-}
-static void result_finish(nb_tensor *out, nb_dtype ct, result_buf *r, bool ok) {
-    if (!r->cap) return;
-    if (ok) nbk_convert(nbc_ptr(out), out->dtype, r->data, ct, nbc_numel(out->ndim, out->shape));
-    nbc_block_free(r->data, r->cap);
-}
-
-/* A gradient that carries nothing: engine-made zeros (no graph behind them, every value 0). */
-static bool is_dead(const nb_tensor *t) {
-    if (t->requires_grad || !nbc_is_contiguous(t)) return false;
-    int64_t n = nbc_numel(t->ndim, t->shape);
-    const void *p = nbc_ptr(t);
-    for (int64_t i = 0; i < n; i++)
-        if (nbc_load(p, t->dtype, i) != 0) return false;
-    return true;
-}
-
 /* x's last k dims equal (k, shape)? */
 static bool tail_matches(const nb_tensor *x, int k, const int64_t *shape) {
     return k <= x->ndim && (k == 0 || memcmp(x->shape + x->ndim - k, shape, sizeof(int64_t) * (size_t)k) == 0);
@@ -119,14 +75,14 @@ static int ln_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor 
     int64_t rows, d;
     rows_feats(in[0], (int)a->ints[0], &rows, &d);
     nbo_buffer b[3];
-    if (get_buffers(fn, in, 3, ct, b)) return NB_ERR_NOMEM;
-    result_buf r;
-    int rc = result_get(fn, out[0], ct, &r);
+    if (nbo_buffers_get(fn, in, 3, ct, b)) return NB_ERR_NOMEM;
+    nbo_result r;
+    int rc = nbo_result_get(fn, out[0], ct, &r);
     if (!rc) {
         nbk_ln_forward(ct, rows, d, a->f0, b[0].data, b[1].data, b[2].data, nbc_ptr(out[1]), nbc_ptr(out[2]), r.data);
-        result_finish(out[0], ct, &r, true);
+        nbo_result_finish(out[0], ct, &r, true);
     }
-    release_buffers(b, 3);
+    nbo_buffers_release(b, 3);
     return rc;
 }
 
@@ -139,7 +95,7 @@ static int ln_backward(const nbo_ctx *c, nb_tensor *const *gout, nb_tensor **gin
     if (rc) return rc;
     nb_tensor *gx = r[0];
     if (c->needs_grad[0]) {
-        bool dm = !is_dead(gout[1]), dr = !is_dead(gout[2]);
+        bool dm = !nbo_is_zero_grad(gout[1]), dr = !nbo_is_zero_grad(gout[2]);
         int64_t rows, d;
         rows_feats(x, (int)c->attrs->ints[0], &rows, &d);
         double inv_d = 1.0 / (double)d;
@@ -198,10 +154,10 @@ static int lnb_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor
     int64_t rows, d;
     rows_feats(in[1], (int)a->ints[0], &rows, &d);
     nbo_buffer b[5];
-    if (get_buffers(fn, in, 5, ct, b)) return NB_ERR_NOMEM;
-    result_buf r[3];
+    if (nbo_buffers_get(fn, in, 5, ct, b)) return NB_ERR_NOMEM;
+    nbo_result r[3];
     int rc = 0, k = 0;
-    for (; k < 3 && !rc; k++) rc = result_get(fn, out[k], ct, &r[k]);
+    for (; k < 3 && !rc; k++) rc = nbo_result_get(fn, out[k], ct, &r[k]);
     if (rc) k--;
     if (!rc) {
         /* gw / gb only when asked (flag); otherwise zeros, which nothing reads */
@@ -211,8 +167,8 @@ static int lnb_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor
         nbk_ln_backward(ct, rows, d, b[0].data, b[1].data, b[2].data, b[3].data, b[4].data, r[0].data,
                         a->flag && rows ? r[1].data : NULL, a->flag && rows ? r[2].data : NULL);
     }
-    while (k--) result_finish(out[k], ct, &r[k], !rc);
-    release_buffers(b, 5);
+    while (k--) nbo_result_finish(out[k], ct, &r[k], !rc);
+    nbo_buffers_release(b, 5);
     return rc;
 }
 
@@ -401,14 +357,14 @@ static int rms_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor
     int64_t rows, d;
     rows_feats(in[0], (int)a->ints[0], &rows, &d);
     nbo_buffer b[2];
-    if (get_buffers(fn, in, 2, ct, b)) return NB_ERR_NOMEM;
-    result_buf r;
-    int rc = result_get(fn, out[0], ct, &r);
+    if (nbo_buffers_get(fn, in, 2, ct, b)) return NB_ERR_NOMEM;
+    nbo_result r;
+    int rc = nbo_result_get(fn, out[0], ct, &r);
     if (!rc) {
         nbk_rms_forward(ct, rows, d, a->f0, b[0].data, b[1].data, nbc_ptr(out[1]), r.data);
-        result_finish(out[0], ct, &r, true);
+        nbo_result_finish(out[0], ct, &r, true);
     }
-    release_buffers(b, 2);
+    nbo_buffers_release(b, 2);
     return rc;
 }
 
@@ -425,7 +381,7 @@ static int rms_backward(const nbo_ctx *c, nb_tensor *const *gout, nb_tensor **gi
     if (c->needs_grad[0]) {
         nb_tensor *h = nb_mul(g, w1);
         nb_tensor *gx = nb_mul(r2, nb_sub(h, nb_mul(xhat, nb_mean(nb_mul(h, xhat), NB_DIMS_KEEP(1)))));
-        if (!is_dead(gout[1])) {
+        if (!nbo_is_zero_grad(gout[1])) {
             nb_tensor *coef = nb_mul_scalar(nb_mul(nb_reshape(gout[1], 2, s1), nb_pow_scalar(r2, 3.0)), -1.0 / (double)D);
             gx = nb_add(gx, nb_mul(x2, coef));
         }

@@ -45,41 +45,6 @@ static int check_param(const char *fn, const char *what, const nb_tensor *p, int
     return 0;
 }
 
-/* Contiguous buffers of compute type ct for n tensors; on failure the ones obtained are released. */
-static int get_buffers(const char *fn, nb_tensor *const *t, int n, nb_dtype ct, nbo_buffer *b) {
-    for (int i = 0; i < n; i++)
-        if (nbo_buffer_get(fn, t[i], ct, &b[i])) {
-            while (i--) nbo_buffer_release(&b[i]);
-            return NB_ERR_NOMEM;
-        }
-    return 0;
-}
-
-static void release_buffers(nbo_buffer *b, int n) {
-    for (int i = 0; i < n; i++) nbo_buffer_release(&b[i]);
-}
-
-/* Where a kernel writes out (of compute type ct): out itself, or a scratch block converted after. */
-typedef struct result_buf {
-    void *data;
-    size_t cap;
-} result_buf;
-static int result_get(const char *fn, nb_tensor *out, nb_dtype ct, result_buf *r) {
-    r->cap = 0;
-    if (out->dtype == ct) {
-        r->data = nbc_ptr(out);
-        return 0;
-    }
-    int64_t n = nbc_numel(out->ndim, out->shape);
-    r->data = nbc_block_alloc((size_t)(n ? n : 1) * nb_dtype_size(ct), &r->cap);
-    return r->data ? 0 : nbc_oom(fn);
-}
-static void result_finish(nb_tensor *out, nb_dtype ct, result_buf *r, bool ok) {
-    if (!r->cap) return;
-    if (ok) nbk_convert(nbc_ptr(out), out->dtype, r->data, ct, nbc_numel(out->ndim, out->shape));
-    nbc_block_free(r->data, r->cap);
-}
-
 /* ---- batch_norm ---------------------------------------------------------------------------------- */
 
 static int bn_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
@@ -116,7 +81,7 @@ static int bn_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor 
     nbk_bn_geom g = {.n = x->shape[0], .c = x->shape[1], .s = 1};
     for (int d = 2; d < x->ndim; d++) g.s *= x->shape[d];
     nbo_buffer b[3];
-    if (get_buffers(fn, in, 3, ct, b)) return NB_ERR_NOMEM;
+    if (nbo_buffers_get(fn, in, 3, ct, b)) return NB_ERR_NOMEM;
     void *mean = nbc_ptr(out[1]), *invstd = nbc_ptr(out[2]), *var = nbc_ptr(out[3]);
     if (!a->flag) { /* the running statistics, in compute type */
         nbk_copy(mean, ct, (const int64_t[]){1}, nbc_ptr(in[3]), in[3]->dtype, in[3]->strides, 1, &g.c);
@@ -124,23 +89,13 @@ static int bn_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor 
         for (int64_t k = 0; k < g.c; k++)
             nbc_store(invstd, ct, k, 1.0 / sqrt(nbc_load(var, ct, k) + a->f0));
     }
-    result_buf r;
-    int rc = result_get(fn, y, ct, &r);
+    nbo_result r;
+    int rc = nbo_result_get(fn, y, ct, &r);
     if (!rc) nbk_bn_forward(ct, &g, a->flag, a->f0, b[0].data, b[1].data, b[2].data, mean, invstd, var, r.data);
-    if (!rc) result_finish(y, ct, &r, true);
-    release_buffers(b, 3);
+    if (!rc) nbo_result_finish(y, ct, &r, true);
+    nbo_buffers_release(b, 3);
     (void)n;
     return rc;
-}
-
-/* A gradient that carries nothing: engine-made zeros (no graph behind them, every value 0). */
-static bool is_dead(const nb_tensor *t) {
-    if (t->requires_grad || !nbc_is_contiguous(t)) return false;
-    int64_t n = nbc_numel(t->ndim, t->shape);
-    const void *p = nbc_ptr(t);
-    for (int64_t i = 0; i < n; i++)
-        if (nbc_load(p, t->dtype, i) != 0) return false;
-    return true;
 }
 
 /* gout: y, mean, invstd, var. The statistics depend on x in training:
@@ -153,7 +108,7 @@ static int bn_backward(const nbo_ctx *c, nb_tensor *const *gout, nb_tensor **gin
     if (rc) return rc;
     nb_tensor *gx = r[0];
     if (c->needs_grad[0] && c->attrs->flag) {
-        bool dm = !is_dead(gout[1]), di = !is_dead(gout[2]), dv = !is_dead(gout[3]);
+        bool dm = !nbo_is_zero_grad(gout[1]), di = !nbo_is_zero_grad(gout[2]), dv = !nbo_is_zero_grad(gout[3]);
         double inv_m = 1.0 / (double)per_channel(x->ndim, x->shape);
         if (dm) gx = nb_add(gx, channel_view(nb_mul_scalar(gout[1], inv_m), x->ndim));
         if (di || dv) {
@@ -213,15 +168,15 @@ static int bnb_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor
     for (int d = 2; d < x->ndim; d++) s *= x->shape[d];
     nbk_bn_geom g = {.n = x->shape[0], .c = x->shape[1], .s = s};
     nbo_buffer b[5];
-    if (get_buffers(fn, in, 5, ct, b)) return NB_ERR_NOMEM;
-    result_buf r[3];
+    if (nbo_buffers_get(fn, in, 5, ct, b)) return NB_ERR_NOMEM;
+    nbo_result r[3];
     int rc = 0, k = 0;
-    for (; k < 3 && !rc; k++) rc = result_get(fn, out[k], ct, &r[k]);
+    for (; k < 3 && !rc; k++) rc = nbo_result_get(fn, out[k], ct, &r[k]);
     if (rc) k--;
     if (!rc) nbk_bn_backward(ct, &g, a->flag, b[0].data, b[1].data, b[2].data, b[3].data, b[4].data, r[0].data, r[1].data,
                              r[2].data);
-    while (k--) result_finish(out[k], ct, &r[k], !rc);
-    release_buffers(b, 5);
+    while (k--) nbo_result_finish(out[k], ct, &r[k], !rc);
+    nbo_buffers_release(b, 5);
     return rc;
 }
 

@@ -97,6 +97,20 @@ typedef struct nbo_buffer {
 } nbo_buffer;
 int nbo_buffer_get(const char *fn, const nb_tensor *t, nb_dtype as, nbo_buffer *b);
 void nbo_buffer_release(nbo_buffer *b);
+/* nbo_buffer_get for n tensors at once; on failure the ones obtained are released. */
+int nbo_buffers_get(const char *fn, nb_tensor *const *t, int n, nb_dtype as, nbo_buffer *b);
+void nbo_buffers_release(nbo_buffer *b, int n);
+/* Where a kernel writes output `out` in compute type ct: out's own memory when its dtype is ct,
+ * otherwise a scratch block that nbo_result_finish converts into out (when ok) and frees. */
+typedef struct nbo_result {
+    void *data;
+    size_t cap; /* nonzero when a scratch block */
+} nbo_result;
+int nbo_result_get(const char *fn, nb_tensor *out, nb_dtype ct, nbo_result *r);
+void nbo_result_finish(nb_tensor *out, nb_dtype ct, nbo_result *r, bool ok);
+/* Whether a gradient handed to backward carries nothing: engine-made zeros (contiguous, no graph, every
+ * value 0), so the terms it feeds can be skipped. */
+bool nbo_is_zero_grad(const nb_tensor *t);
 /* Reduce g (new reference) by summation to shape (ndim, shape): the gradient of a broadcast. Returns a
  * new reference (g itself, retained, when shapes already match) or NULL. */
 nb_tensor *nbo_sum_to(nb_tensor *g, int ndim, const int64_t *shape);

@@ -74,3 +74,42 @@ void nbo_meta_set(nbc_meta *m, nb_dtype dtype, int ndim, const int64_t *shape) {
     nbc_contiguous_strides(ndim, shape, m->strides);
     m->offset = 0;
 }
+
+int nbo_buffers_get(const char *fn, nb_tensor *const *t, int n, nb_dtype as, nbo_buffer *b) {
+    for (int i = 0; i < n; i++)
+        if (nbo_buffer_get(fn, t[i], as, &b[i])) {
+            while (i--) nbo_buffer_release(&b[i]);
+            return NB_ERR_NOMEM;
+        }
+    return 0;
+}
+
+void nbo_buffers_release(nbo_buffer *b, int n) {
+    for (int i = 0; i < n; i++) nbo_buffer_release(&b[i]);
+}
+
+int nbo_result_get(const char *fn, nb_tensor *out, nb_dtype ct, nbo_result *r) {
+    r->cap = 0;
+    if (out->dtype == ct) {
+        r->data = nbc_ptr(out);
+        return 0;
+    }
+    int64_t n = nbc_numel(out->ndim, out->shape);
+    r->data = nbc_block_alloc((size_t)(n ? n : 1) * nb_dtype_size(ct), &r->cap);
+    return r->data ? 0 : nbc_oom(fn);
+}
+
+void nbo_result_finish(nb_tensor *out, nb_dtype ct, nbo_result *r, bool ok) {
+    if (!r->cap) return;
+    if (ok) nbk_convert(nbc_ptr(out), out->dtype, r->data, ct, nbc_numel(out->ndim, out->shape));
+    nbc_block_free(r->data, r->cap);
+}
+
+bool nbo_is_zero_grad(const nb_tensor *t) {
+    if (t->requires_grad || !nbc_is_contiguous(t)) return false;
+    int64_t n = nbc_numel(t->ndim, t->shape);
+    const void *p = nbc_ptr(t);
+    for (int64_t i = 0; i < n; i++)
+        if (nbc_load(p, t->dtype, i) != 0) return false;
+    return true;
+}
