@@ -111,6 +111,10 @@ static void test_random_sizes(void) {
     check_one(37, 1100, 45, 0, 0, 0, 0, NB_F32);
     check_one(37, 1100, 45, 1, 1, 0, 0, NB_F32);
     check_one(13, 777, 100, 0, 1, 1, 0, NB_F32);
+    /* packed path with several row strips of A~ (MC_L2 in gemm.c), a partial last strip and panel,
+     * and several k-blocks */
+    check_one(301, 530, 75, 0, 0, 0, 0, NB_F32);
+    check_one(301, 530, 75, 1, 1, 0, 1, NB_F32);
 }
 
 static void test_sizes_f64(void) {

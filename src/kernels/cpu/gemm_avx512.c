@@ -104,28 +104,41 @@ AVX512_ATTR static void avx512_pack_b(float *restrict dst, const float *restrict
     }
 }
 
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define PAIRS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict pa,
-                                                                      const float *restrict pb, float *restrict c,
-                                                                      int64_t ldc, int mr, int nr, int flags,
-                                                                      const float *restrict bias) {
-#define DECL(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
-    ROWS(DECL)
+/* The k-loop works on pairs of rows (2q, 2q+1): one 64-bit broadcast puts a(2q) in the even lanes
+ * and a(2q+1) in the odd lanes, and B~'s vectors are loaded twice, as their even columns duplicated
+ * (movsldup) and their odd columns duplicated (movshdup). Then
+ *   e = sldup(b) * pair: lane 2j = a(2q) b(2j), lane 2j+1 = a(2q+1) b(2j)
+ *   o = shdup(b) * pair: lane 2j = a(2q) b(2j+1), lane 2j+1 = a(2q+1) b(2j+1)
+ * and after the loop row 2q = (e even lanes, o even lanes) interleaved, row 2q+1 = (e odd, o odd).
+ * Per k step that is 4 vector loads + 6 broadcasts for 24 FMAs instead of 2 + 12 (OpenBLAS's
+ * SkylakeX kernels use the same duplication trick): the broadcasts were what held the plain
+ * 12-broadcast loop at ~84% of the FMA peak. Every product is still one FMA into one accumulator per
+ * element, in k order, so the results are those of the plain loop. */
+AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict pa, const float *restrict pb,
+                                               float *restrict c, int64_t ldc, int mr, int nr, int flags,
+                                               const float *restrict bias) {
+#define DECL(q) __m512 e##q##a = _mm512_setzero_ps(), e##q##b = _mm512_setzero_ps(), o##q##a = _mm512_setzero_ps(), \
+                       o##q##b = _mm512_setzero_ps();
+    PAIRS(DECL)
 #undef DECL
     /* pull the C tile towards L1 while the k-loop runs */
 #define PF(r) if (r < mr) { _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0); }
-    if (flags & NBK_TILE_ACC) { ROWS(PF) }
+    if (flags & NBK_TILE_ACC) { PF(0) PF(1) PF(2) PF(3) PF(4) PF(5) PF(6) PF(7) PF(8) PF(9) PF(10) PF(11) }
 #undef PF
     for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
-#define STEP(r)                                                                                    \
+        __m512 be0 = _mm512_moveldup_ps(_mm512_load_ps(pb)), bo0 = _mm512_movehdup_ps(_mm512_load_ps(pb));
+        __m512 be1 = _mm512_moveldup_ps(_mm512_load_ps(pb + 16)), bo1 = _mm512_movehdup_ps(_mm512_load_ps(pb + 16));
+#define STEP(q)                                                                                    \
     {                                                                                              \
-        __m512 av = _mm512_set1_ps(pa[r]);                                                         \
-        c##r##a = _mm512_fmadd_ps(av, b0, c##r##a);                                                \
-        c##r##b = _mm512_fmadd_ps(av, b1, c##r##b);                                                \
+        __m512 av = _mm512_castpd_ps(_mm512_set1_pd(*(const double *)(pa + 2 * q)));               \
+        e##q##a = _mm512_fmadd_ps(av, be0, e##q##a);                                               \
+        o##q##a = _mm512_fmadd_ps(av, bo0, o##q##a);                                               \
+        e##q##b = _mm512_fmadd_ps(av, be1, e##q##b);                                               \
+        o##q##b = _mm512_fmadd_ps(av, bo1, o##q##b);                                               \
     }
-        ROWS(STEP)
+        PAIRS(STEP)
 #undef STEP
         pa += MR;
         pb += NR;
@@ -138,10 +151,10 @@ AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict
         bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
     }
     int acc = flags & NBK_TILE_ACC, relu = flags & NBK_TILE_RELU;
-#define STORE(r)                                                                                   \
+    const __mmask16 odd = 0xaaaa, even = 0x5555;
+#define STORE1(r, x0, x1)                                                                          \
     if (r < mr) {                                                                                  \
-        float *cr = c + (int64_t)r * ldc;                                                          \
-        __m512 x0 = c##r##a, x1 = c##r##b;                                                         \
+        float *cr = c + (int64_t)(r) * ldc;                                                        \
         if (acc) {                                                                                 \
             x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), x0);                                 \
             x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), x1);                            \
@@ -157,8 +170,18 @@ AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict
         _mm512_mask_storeu_ps(cr, m0, x0);                                                         \
         _mm512_mask_storeu_ps(cr + 16, m1, x1);                                                    \
     }
-    ROWS(STORE)
+#define STORE(q)                                                                                   \
+    {                                                                                              \
+        __m512 r0a = _mm512_mask_moveldup_ps(e##q##a, odd, o##q##a);                               \
+        __m512 r0b = _mm512_mask_moveldup_ps(e##q##b, odd, o##q##b);                               \
+        __m512 r1a = _mm512_mask_movehdup_ps(o##q##a, even, e##q##a);                              \
+        __m512 r1b = _mm512_mask_movehdup_ps(o##q##b, even, e##q##b);                              \
+        STORE1(2 * q, r0a, r0b)                                                                    \
+        STORE1(2 * q + 1, r1a, r1b)                                                                \
+    }
+    PAIRS(STORE)
 #undef STORE
+#undef STORE1
 }
 
 /* Unpacked 6 x 64 kernel for small and skinny products: A read in place (any strides, six row
