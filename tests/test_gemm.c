@@ -159,6 +159,25 @@ static void test_batch_broadcast(void) {
     }
 }
 
+/* nb_linear fuses the bias into the GEMM's last k-block (the micro-kernels' epilogue): it must equal
+ * matmul then add bit for bit, at sizes with edge tiles, several k-blocks and row strips. */
+static void test_linear_bias_epilogue(void) {
+    static const int64_t shapes[][3] = {{150, 300, 70}, {301, 530, 33}, {13, 40, 17}, {257, 129, 100}};
+    nb_manual_seed(7);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        nb_scope_begin();
+        int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        nb_tensor *x = nb_randn(NB_SHAPE(m, k), NB_F32), *w = nb_randn(NB_SHAPE(n, k), NB_F32);
+        nb_tensor *bias = nb_randn(NB_SHAPE(n), NB_F32);
+        nb_tensor *fused = nb_linear(x, w, bias), *sep = nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), bias);
+        CHECK(fused && sep);
+        if (fused && sep)
+            CHECK_MSG(h_max_abs_diff(fused, sep) == 0.0, "linear %lldx%lldx%lld: fused bias differs", (long long)m,
+                      (long long)k, (long long)n);
+        nb_scope_end();
+    }
+}
+
 /* The same product on 1 and 2 threads must match bit for bit (sizes large enough to go parallel). */
 static void test_threads_bitwise(void) {
     static const int64_t shapes[][3] = {{200, 300, 250}, {64, 784, 256}, {64, 256, 784}, {784, 64, 256},
@@ -208,6 +227,7 @@ int main(void) {
     RUN(test_random_sizes);
     RUN(test_sizes_f64);
     RUN(test_batch_broadcast);
+    RUN(test_linear_bias_epilogue);
     RUN(test_threads_bitwise);
     if (!child) {
         static const char *levels[] = {"avx2", "scalar"};
