@@ -10,11 +10,12 @@
  *   pc  over K by kc         kc depends on K only, so the summation order never depends on threads
  *   tasks: rectangles of the block (columns by <= NC_MAX, and rows when columns are too few), run
  *          through nbc_parallel_for; each task packs its B~ (kc x nc, in its core's L2) and runs
- *     ic over rows by MC_L2  this part of A~ (MC_L2 x kc) stays in L2
+ *     ic over rows by MC_L2  this strip of A~ (MC_L2 x kc) stays in L1/L2
  *       jr over cols by NR   the B~ micro-panel (kc x NR) stays in L1
  *         ir over rows by MR micro-kernel: C tile (+)= A~ panel * B~ panel, epilogue on the last pc
- *                            (streaming the small A~ panels past a B~ panel held in L1 measured ~3%
- *                            faster than the opposite order, which streams the 32-wide B~ panels)
+ *                            (in a kernel-only loop, streaming the small A~ panels past a B~ panel
+ *                            held in L1 beat streaming the 32-wide B~ panels by ~8%; in the whole
+ *                            GEMM MC_L2 = 12, i.e. the row-by-row order, measured close to 48)
  * Each C element belongs to exactly one task, and its k-blocks are added in order (C = t0, then
  * C = C + t1, ...), so 1 and N threads give bitwise identical results.
  *
@@ -149,8 +150,9 @@ static void epilogue_pass(nb_dtype t, int64_t m, int64_t n, void *c, int64_t ldc
 #define KC_MAX 256   /* k-block: the B~ micro-panel (kc x NR) stays in L1 */
 #define NC_MAX 512   /* columns per task: B~ (kc x nc) in L2 */
 #define MC_MAX 4096  /* rows of A~ packed at once (shared, L3) */
-#define MC_L2 144    /* rows of A~ (kc x MC_L2, in L2) a task streams past each B~ micro-panel (in L1);
-                        a multiple of every MR; 96..240 measured within noise, 480 worse */
+#define MC_L2 48     /* rows of A~ (MC_L2 x kc) a task streams past each B~ micro-panel (in L1); a
+                        multiple of every MR. Measured at 2048^3 on a busy machine: 12..48 ~190
+                        GFLOP/s, 72..96 ~187, 120..144 173..183 */
 #define PAR_MIN_FLOPS 2000000.0 /* below this, one thread */
 #define SMALL_MNK (128.0 * 128 * 128) /* up to this M*N*K, the unpacked small-matrix kernel */
 #define SMALL_M 8                     /* and for any product with at most this many rows */
