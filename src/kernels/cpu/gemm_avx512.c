@@ -1,6 +1,7 @@
 /* kernels/cpu/gemm_avx512.c — AVX-512 SGEMM micro-kernels and packing. The register tile is 12 rows x
- * 32 columns of row-major C (the transpose of BLIS's 32x12): per k step two zmm loads of B~, twelve
- * broadcasts of A~ and 24 FMAs into 24 named zmm accumulators (no spills: checked with objdump).
+ * 32 columns of row-major C (the transpose of BLIS's 32x12): per k step four zmm loads of B~ (even and
+ * odd columns duplicated), six 64-bit broadcasts of A~ row pairs and 24 FMAs into 24 named zmm
+ * accumulators (no spills: checked with objdump; see avx512_tile).
  * Edge tiles are written with masked loads and stores. Packing of row-major A and column-major B
  * uses 16x16 in-register transposes. Small and skinny products use unpacked 6/4/2/1 x 64 kernels
  * that read A and B in place. Compiled with a per-function
