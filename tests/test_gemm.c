@@ -111,6 +111,10 @@ static void test_random_sizes(void) {
     check_one(37, 1100, 45, 0, 0, 0, 0, NB_F32);
     check_one(37, 1100, 45, 1, 1, 0, 0, NB_F32);
     check_one(13, 777, 100, 0, 1, 1, 0, NB_F32);
+    /* packed path with several row strips of A~ (MC_L2 in gemm.c), a partial last strip and panel,
+     * and several k-blocks */
+    check_one(301, 530, 75, 0, 0, 0, 0, NB_F32);
+    check_one(301, 530, 75, 1, 1, 0, 1, NB_F32);
 }
 
 static void test_sizes_f64(void) {
@@ -152,6 +156,25 @@ static void test_batch_broadcast(void) {
         nb_tensor *mv = nb_matmul(a2, v);
         CHECK(mv && nb_ndim(mv) == 1 && nb_shape(mv)[0] == m);
         if (mv) CHECK(gemm_error(a2, nb_reshape(v, NB_SHAPE(k, 1)), nb_reshape(mv, NB_SHAPE(m, 1))) <= 1.0);
+    }
+}
+
+/* nb_linear fuses the bias into the GEMM's last k-block (the micro-kernels' epilogue): it must equal
+ * matmul then add bit for bit, at sizes with edge tiles, several k-blocks and row strips. */
+static void test_linear_bias_epilogue(void) {
+    static const int64_t shapes[][3] = {{150, 300, 70}, {301, 530, 33}, {13, 40, 17}, {257, 129, 100}};
+    nb_manual_seed(7);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        nb_scope_begin();
+        int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        nb_tensor *x = nb_randn(NB_SHAPE(m, k), NB_F32), *w = nb_randn(NB_SHAPE(n, k), NB_F32);
+        nb_tensor *bias = nb_randn(NB_SHAPE(n), NB_F32);
+        nb_tensor *fused = nb_linear(x, w, bias), *sep = nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), bias);
+        CHECK(fused && sep);
+        if (fused && sep)
+            CHECK_MSG(h_max_abs_diff(fused, sep) == 0.0, "linear %lldx%lldx%lld: fused bias differs", (long long)m,
+                      (long long)k, (long long)n);
+        nb_scope_end();
     }
 }
 
@@ -204,6 +227,7 @@ int main(void) {
     RUN(test_random_sizes);
     RUN(test_sizes_f64);
     RUN(test_batch_broadcast);
+    RUN(test_linear_bias_epilogue);
     RUN(test_threads_bitwise);
     if (!child) {
         static const char *levels[] = {"avx2", "scalar"};

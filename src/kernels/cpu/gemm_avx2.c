@@ -25,6 +25,11 @@ AVX2_ATTR NBK_KERNEL static void avx2_tile(int64_t kc, const float *restrict pa,
 #define DECL(r) __m256 c##r##a = _mm256_setzero_ps(), c##r##b = _mm256_setzero_ps();
     ROWS(DECL)
 #undef DECL
+    /* pull the C tile towards L1 while the k-loop runs: the driver walks down C's rows (a tile's rows
+     * are ldc apart), where the hardware prefetchers do not follow */
+#define PF(r) if (r < mr) { _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0); }
+    if (flags & NBK_TILE_ACC) { ROWS(PF) }
+#undef PF
     for (int64_t p = 0; p < kc; p++) {
         __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
 #define STEP(r)                                                                                    \
