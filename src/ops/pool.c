@@ -5,6 +5,7 @@
  * input shape {N, C, H, W}. */
 #include "op.h"
 #include "../kernels/cpu/conv.h"
+#include "../kernels/cpu/maxpool.h"
 
 #include <string.h>
 
@@ -126,7 +127,7 @@ static int scatter_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_te
     } else {
         const int64_t *ix = bi.data;
         /* outside data may flow in here: the kernel checks every index as it goes */
-        if (nbk_plane_scatter_add(c, planes, in_size, out_size, bg.data, ix, res)) {
+        if (nbk_maxpool_scatter(c, planes, gx->shape[2], gx->shape[3], g->shape[2], g->shape[3], bg.data, ix, res)) {
             if (res != nbc_ptr(gx)) nbk_convert(nbc_ptr(gx), gx->dtype, res, c, numel);
         } else {
             for (int64_t k = 0; k < planes * out_size && !rc; k++) /* name the first bad one */
