@@ -5,6 +5,7 @@
 #include "../../core/internal.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 typedef struct scat_job {
     nb_dtype t;
@@ -27,28 +28,26 @@ typedef struct scat_job {
         }                                                                                          \
         return ok;                                                                                 \
     }                                                                                              \
-    /* 2x2 windows: each block of two input rows is written whole (g + 0 at the index, 0 elsewhere); \
-     * false as soon as an index is not in its own window (the caller then redoes the plane). */   \
+    /* 2x2 windows: each pair of input rows is zeroed while it is in L1, then g + 0 is stored at \
+     * the index (no read-modify-write, no separate pass over the plane, no data-dependent branch); \
+     * false as soon as an index is not in its own window (the caller then redoes the plane). */  \
     static bool plane_2x2_##SUF(const scat_job *j, const T *g, const int64_t *ix, T *gx) {         \
         int64_t W = j->w, ow = j->ow;                                                              \
         for (int64_t oy = 0; oy < j->oh; oy++) {                                                   \
-            T *r0 = gx + 2 * oy * W, *r1 = r0 + W;                                                 \
+            T *r0 = gx + 2 * oy * W;                                                               \
             const T *gr = g + oy * ow;                                                             \
             const int64_t *ir = ix + oy * ow;                                                      \
             int64_t top = 2 * oy * W;                                                              \
+            memset(r0, 0, (size_t)(2 * W) * sizeof(T));                                            \
             for (int64_t ox = 0; ox < ow; ox++) {                                                  \
                 int64_t d = ir[ox] - top - 2 * ox; /* 0, 1, W or W + 1 inside the window */        \
-                int64_t row = d >= W ? 1 : 0, col = d - row * W;                                   \
+                int64_t col = d >= W ? d - W : d;                                                  \
                 if (d < 0 || col > 1) return false;                                                \
-                T v = gr[ox] + (T)0;                                                               \
-                r0[2 * ox] = d == 0 ? v : 0;                                                       \
-                r0[2 * ox + 1] = d == 1 ? v : 0;                                                   \
-                r1[2 * ox] = d == W ? v : 0;                                                       \
-                r1[2 * ox + 1] = d == W + 1 ? v : 0;                                               \
+                r0[2 * ox + d] = gr[ox] + (T)0;                                                    \
             }                                                                                      \
-            for (int64_t x = 2 * ow; x < W; x++) r0[x] = r1[x] = 0; /* odd width: last column */  \
         }                                                                                          \
-        for (int64_t k = 2 * j->oh * W; k < j->h * W; k++) gx[k] = 0; /* odd height: last row */   \
+        int64_t done = 2 * j->oh * W; /* odd height: the last row */                               \
+        memset(gx + done, 0, (size_t)(j->h * W - done) * sizeof(T));                               \
         return true;                                                                               \
     }                                                                                              \
     static bool plane_##SUF(const scat_job *j, int64_t p) {                                        \
