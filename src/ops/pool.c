@@ -63,7 +63,9 @@ static int max_pool2d_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb
         nbo_buffer_release(&bx);
         return nbc_oom(fn);
     }
-    nbk_max_pool2d(c, &g, bx.data, res, nbc_ptr(out[1]));
+    bool k22 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
+    if (!(k22 && c == NB_F32 && nbk_maxpool2x2_f32(g.n * g.c, g.h, g.w, g.oh, g.ow, bx.data, res, nbc_ptr(out[1]))))
+        nbk_max_pool2d(c, &g, bx.data, res, nbc_ptr(out[1]));
     if (res != nbc_ptr(y)) {
         nbk_convert(nbc_ptr(y), y->dtype, res, c, numel);
         nbc_block_free(res, cap);

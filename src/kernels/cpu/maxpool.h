@@ -11,4 +11,12 @@
 bool nbk_maxpool_scatter(nb_dtype t, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, const void *g,
                          const int64_t *idx, void *gx);
 
+/* Forward max pooling with 2x2 windows, stride 2, no padding or dilation, f32 (planes, h, w) ->
+ * values (planes, oh, ow) and flat plane indices, with 2 * oh <= h and 2 * ow <= w: the taps in the
+ * order (0, 0), (0, 1), (1, 0), (1, 1), a larger value or the first NaN taking over, the values and
+ * indices of the general kernel (nbk_max_pool2d). Returns false, doing nothing, when this CPU has no
+ * AVX-512 (the caller then runs the general kernel). */
+bool nbk_maxpool2x2_f32(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, const float *x, float *y,
+                        int64_t *idx);
+
 #endif
