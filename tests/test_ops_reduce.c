@@ -271,6 +271,47 @@ static void test_long_sums(void) {
     CHECK(memcmp(c1, c4, sizeof c1) == 0);
 }
 
+/* Sums whose reduced dims are not the trailing ones read the input in place (nbk_sum_rows_strided):
+ * the bits must be those of the permuted copy summed row by row, at any thread count, for the bias
+ * gradient shape (N, C, H, W) over (N, H, W) at awkward sizes (rows of one chunk, of several, empty),
+ * strided views and both float dtypes. */
+static void test_strided_sums(void) {
+    static const int64_t shapes[][4] = {{3, 5, 7, 9}, {17, 3, 13, 29}, {1, 7, 1, 129}, {2, 2, 0, 3}, {64, 2, 26, 26}};
+    int threads = nb_get_num_threads();
+    for (int d = 0; d < 2; d++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int view = 0; view < 2; view++) {
+                nb_dtype dt = d ? NB_F64 : NB_F32;
+                const int64_t *sh = shapes[s];
+                nb_tensor *x = nb_randn(4, sh, dt);
+                if (view) x = nb_transpose(nb_transpose(x, 2, 3), 0, 2); /* (H, C, W... ) strided */
+                ref_set_ctx("strided sum %s shape %d view %d", nb_dtype_name(dt), (int)s, view);
+                nb_tensor *ref = nb_sum(nb_contiguous(nb_permute(x, NB_SHAPE(1, 0, 2, 3))), NB_DIMS(1, 2, 3));
+                nb_set_num_threads(1);
+                nb_tensor *a = nb_sum(x, NB_DIMS(0, 2, 3));
+                nb_set_num_threads(2);
+                nb_tensor *b = nb_sum(x, NB_DIMS(0, 2, 3));
+                nb_tensor *c = nb_sum(x, NB_DIMS_KEEP(0, 2, 3));
+                nb_set_num_threads(threads);
+                CHECK(ref && a && b && c);
+                if (!ref || !a || !b || !c) continue;
+                size_t bytes = (size_t)nb_numel(ref) * nb_dtype_size(dt);
+                CHECK(nb_numel(a) == nb_numel(ref) && nb_numel(c) == nb_numel(ref));
+                if (bytes == 0) continue; /* an empty result has no data pointer */
+                CHECK(memcmp(nb_data(ref), nb_data(a), bytes) == 0);
+                CHECK(memcmp(nb_data(a), nb_data(b), bytes) == 0);
+                CHECK(memcmp(nb_data(a), nb_data(nb_contiguous(c)), bytes) == 0);
+                /* a kept dim last: each row is a strided walk (no unit-stride run); the contiguous
+                 * input takes the column kernel instead, with its own order */
+                if (!view) continue;
+                nb_tensor *r2 = nb_sum(nb_contiguous(nb_permute(x, NB_SHAPE(3, 0, 1, 2))), NB_DIMS(1, 2, 3));
+                nb_tensor *s2 = nb_sum(x, NB_DIMS(0, 1, 2));
+                CHECK(r2 && s2 && nb_numel(r2) == nb_numel(s2));
+                if (r2 && s2 && nb_numel(r2) > 0) /* an empty result has no data pointer */
+                    CHECK(memcmp(nb_data(r2), nb_data(s2), (size_t)nb_numel(r2) * nb_dtype_size(dt)) == 0);
+            }
+}
+
 static void test_errors(void) {
     nb_tensor *t = nb_zeros(NB_SHAPE(2, 3), NB_F32);
     CHECK_NULL_WITH(nb_sum(t, NB_DIMS(2)), "nb_sum", "out of range");
@@ -293,6 +334,7 @@ int main(void) {
     REF_RUN(test_argmax);
     REF_RUN(test_special_values);
     REF_RUN(test_long_sums);
+    REF_RUN(test_strided_sums);
     REF_RUN(test_errors);
     return harness_finish();
 }

@@ -106,6 +106,17 @@ static nb_tensor *own(nb_tensor *t) {
     return t;
 }
 
+/* The gradient of an output nothing used: zeros. An integer output (max pooling's or sort's indices)
+ * never has a real gradient and backward functions ignore it, so it gets a stride-0 view of one zero
+ * instead of a zero-filled tensor of its full size (max_pool2d's indices: megabytes per step). */
+static nb_tensor *missing_grad(const nbc_meta *m) {
+    if (nb_dtype_is_float(m->dtype) || m->ndim == 0) return nb_zeros(m->ndim, m->shape, m->dtype);
+    nb_tensor *z = nb_zeros(0, NULL, m->dtype);
+    nb_tensor *v = z ? nb_expand(z, m->ndim, m->shape) : NULL;
+    nb_free(z);
+    return v;
+}
+
 /* *acc += g, taking ownership of g. Out of place so that a recorded graph stays valid. */
 static int accumulate(nb_tensor **acc, nb_tensor *g) {
     if (!*acc) {
@@ -245,8 +256,7 @@ static int run_node(engine *e, nbc_node *n, nbc_node **ready, int64_t *n_ready) 
     nb_tensor **gout = &e->grads[n->slot];
     for (int j = 0; j < n->n_out; j++) {
         if (!gout[j]) {
-            const nbc_meta *m = &n->out_meta[j];
-            gout[j] = own(nb_zeros(m->ndim, m->shape, m->dtype));
+            gout[j] = own(missing_grad(&n->out_meta[j]));
             if (!gout[j]) return nb_last_status();
         }
         if ((rc = run_hooks(n->out_hooks[j], &gout[j])) != 0) return rc;

@@ -5,6 +5,7 @@
  * input shape {N, C, H, W}. */
 #include "op.h"
 #include "../kernels/cpu/conv.h"
+#include "../kernels/cpu/maxpool.h"
 
 #include <string.h>
 
@@ -62,7 +63,9 @@ static int max_pool2d_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb
         nbo_buffer_release(&bx);
         return nbc_oom(fn);
     }
-    nbk_max_pool2d(c, &g, bx.data, res, nbc_ptr(out[1]));
+    bool k22 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
+    if (!(k22 && c == NB_F32 && nbk_maxpool2x2_f32(g.n * g.c, g.h, g.w, g.oh, g.ow, bx.data, res, nbc_ptr(out[1]))))
+        nbk_max_pool2d(c, &g, bx.data, res, nbc_ptr(out[1]));
     if (res != nbc_ptr(y)) {
         nbk_convert(nbc_ptr(y), y->dtype, res, c, numel);
         nbc_block_free(res, cap);
@@ -126,7 +129,7 @@ static int scatter_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_te
     } else {
         const int64_t *ix = bi.data;
         /* outside data may flow in here: the kernel checks every index as it goes */
-        if (nbk_plane_scatter_add(c, planes, in_size, out_size, bg.data, ix, res)) {
+        if (nbk_maxpool_scatter(c, planes, gx->shape[2], gx->shape[3], g->shape[2], g->shape[3], bg.data, ix, res)) {
             if (res != nbc_ptr(gx)) nbk_convert(nbc_ptr(gx), gx->dtype, res, c, numel);
         } else {
             for (int64_t k = 0; k < planes * out_size && !rc; k++) /* name the first bad one */

@@ -100,12 +100,17 @@ static int reduce_run(const char *fn, nbk_reduce k, const nb_tensor *x, const nb
             return 0;
         }
     }
-    /* General case: one permuting copy into (kept..., reduced...) order. */
     int64_t pshape[NB_MAX_DIMS], pstrides[NB_MAX_DIMS], dstr[NB_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) {
         pshape[i] = x->shape[order[i]];
         pstrides[i] = x->strides[order[i]];
     }
+    /* Sums over several rows read x in place, chunk by chunk (no copy of the whole tensor). */
+    if (k == NBK_RSUM && x->dtype == c && (c == NB_F32 || c == NB_F64) && nr > 0 && m > 1) {
+        nbk_sum_rows_strided(c, nbc_ptr(x), dst, x->ndim, pshape, pstrides, nk);
+        return 0;
+    }
+    /* General case: one permuting copy into (kept..., reduced...) order. */
     nbc_contiguous_strides(x->ndim, pshape, dstr);
     size_t cap;
     void *buf = nbc_block_alloc((size_t)(m * r) * nb_dtype_size(c), &cap);

@@ -113,6 +113,12 @@ typedef enum nbk_reduce { NBK_RSUM, NBK_RMAX, NBK_RMIN, NBK_RARGMAX } nbk_reduce
  * 8 lanes. max/min propagate NaN; the sign of a zero maximum (max of -0 and +0) may differ between
  * levels, nothing else does. */
 void nbk_reduce_rows(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t m, int64_t r);
+/* The sums of nbk_reduce_rows (same bits) for x of compute type t (f32 or f64) laid out by strides:
+ * dims [0, nk) are the m kept ones (row order), dims [nk, ndim) the reduced ones, whose elements are
+ * summed in their row-major order. Each 4096-element chunk is gathered into a small buffer that stays
+ * in L1 instead of permuting the whole tensor first (a bias gradient: (N, C, H, W) summed over N, H, W). */
+void nbk_sum_rows_strided(nb_dtype t, const void *x, void *out, int ndim, const int64_t *shape,
+                          const int64_t *strides, int nk);
 /* For x of shape (r, n) contiguous, reduce over r: out[j] = reduce_i x[i, j]. */
 void nbk_reduce_cols(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_t r, int64_t n);
 

@@ -163,6 +163,99 @@ void nbk_reduce_rows(nbk_reduce op, nb_dtype t, const void *x, void *out, int64_
     nbc_parallel_for(m, grain, rows_chunk, &j);
 }
 
+/* ---- sums of strided rows (nbk_sum_rows_strided) ----------------------------------------------- */
+
+typedef struct srow_job {
+    nb_dtype t;
+    const char *x;
+    char *out;
+    int ndim, nk;
+    const int64_t *shape, *strides; /* in elements */
+    int64_t r;
+} srow_job;
+
+/* Copy reduced elements [i0, i0 + len) of the row at x (row-major order over the reduced dims
+ * [nk, ndim)) into buf: runs along the last dim, which are contiguous in the common case. */
+static void gather_reduced(const srow_job *j, const char *x, int64_t i0, int64_t len, char *buf) {
+    size_t es = j->t == NB_F32 ? 4 : 8;
+    int last = j->ndim - 1;
+    int64_t inner = j->shape[last], st = j->strides[last];
+    for (int64_t k = 0; k < len;) {
+        int64_t i = i0 + k, off = 0, rem = i;
+        int64_t pos = rem % inner; /* position in the last dim */
+        rem /= inner;
+        for (int d = last - 1; d >= j->nk; d--) {
+            off += (rem % j->shape[d]) * j->strides[d];
+            rem /= j->shape[d];
+        }
+        int64_t run = inner - pos < len - k ? inner - pos : len - k;
+        const char *src = x + (size_t)(off + pos * st) * es;
+        if (st == 1) {
+            memcpy(buf + (size_t)k * es, src, (size_t)run * es);
+        } else if (es == 4) {
+            for (int64_t q = 0; q < run; q++) ((float *)buf)[k + q] = ((const float *)src)[q * st];
+        } else {
+            for (int64_t q = 0; q < run; q++) ((double *)buf)[k + q] = ((const double *)src)[q * st];
+        }
+        k += run;
+    }
+}
+
+static void srows_chunk(void *ctx, int64_t b, int64_t e) {
+    const srow_job *j = ctx;
+    size_t es = j->t == NB_F32 ? 4 : 8;
+    double buf[CHUNK]; /* CHUNK f64 or f32 elements */
+    for (int64_t row = b; row < e; row++) {
+        int64_t off = 0, rem = row;
+        for (int d = j->nk - 1; d >= 0; d--) {
+            off += (rem % j->shape[d]) * j->strides[d];
+            rem /= j->shape[d];
+        }
+        const char *x = j->x + (size_t)off * es;
+        /* the chunking of sum_f / sum_d: one chunk alone, or partials added in order from zero */
+        float sf = 0;
+        double sd = 0;
+        for (int64_t i = 0; i < j->r || i == 0; i += CHUNK) {
+            int64_t len = j->r - i < CHUNK ? j->r - i : CHUNK;
+            gather_reduced(j, x, i, len, (char *)buf);
+            if (j->t == NB_F32) {
+                float v = sum_run_f((const float *)buf, len);
+                sf = j->r <= CHUNK ? v : sf + v;
+            } else {
+                double v = sum_run_d(buf, len);
+                sd = j->r <= CHUNK ? v : sd + v;
+            }
+            if (len == 0) break;
+        }
+        if (j->t == NB_F32) ((float *)j->out)[row] = sf;
+        else ((double *)j->out)[row] = sd;
+    }
+}
+
+void nbk_sum_rows_strided(nb_dtype t, const void *x, void *out, int ndim, const int64_t *shape,
+                          const int64_t *strides, int nk) {
+    /* merge neighbouring dims of one group that are laid out as one (H, W -> H*W): longer runs */
+    int64_t sh[NB_MAX_DIMS], st[NB_MAX_DIMS];
+    int nd = 0, nkm = 0;
+    for (int d = 0; d < ndim; d++) {
+        bool same_group = nd > 0 && (d < nk) == (nd <= nkm);
+        if (same_group && st[nd - 1] == shape[d] * strides[d]) {
+            sh[nd - 1] *= shape[d];
+            st[nd - 1] = strides[d];
+        } else {
+            sh[nd] = shape[d];
+            st[nd++] = strides[d];
+            if (d < nk) nkm = nd;
+        }
+    }
+    int64_t m = 1, r = 1;
+    for (int d = 0; d < nkm; d++) m *= sh[d];
+    for (int d = nkm; d < nd; d++) r *= sh[d];
+    srow_job j = {t, x, out, nd, nkm, sh, st, r};
+    int64_t grain = r >= 32768 ? 1 : 32768 / (r ? r : 1);
+    nbc_parallel_for(m, grain, srows_chunk, &j);
+}
+
 /* Column reduction: each thread owns a range of columns and walks all rows, so each output is
  * computed by one thread in a fixed order. */
 #define DEF_COLS(T, SUF)                                                                           \
