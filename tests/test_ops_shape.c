@@ -519,6 +519,32 @@ static void test_half_bits(void) {
     CHECK_NULL_WITH(nb_to(NULL, NB_F32), "nb_to");
 }
 
+/* Transposing copies run in 32 x 32 tiles (kernels/cpu/copy.c): sizes around and across the tile, 4-
+ * and 8-byte dtypes, batched, and a stepped source (which must not take the tiled path). */
+static void test_transpose_copy_tiles(void) {
+    static const int64_t sizes[][2] = {{8, 8}, {9, 33}, {33, 9}, {64, 32}, {129, 47}, {31, 65}};
+    static const nb_dtype dts[] = {NB_F32, NB_I32, NB_F64, NB_I64};
+    for (int d = 0; d < REF_COUNT(dts); d++)
+        for (int k = 0; k < REF_COUNT(sizes); k++) {
+            int64_t r = sizes[k][0], c = sizes[k][1];
+            nb_scope_begin();
+            nb_tensor *x = nb_to(nb_reshape(nb_arange(0, (double)(3 * r * c), 1, NB_F64), NB_SHAPE(3, r, c)), dts[d]);
+            nb_tensor *t = nb_contiguous(nb_transpose(x, 1, 2)); /* (3, c, r) */
+            nb_tensor *s = nb_contiguous(nb_transpose(nb_slice(x, 2, 0, c, 2), 1, 2));
+            int64_t cs = (c + 1) / 2;
+            bool ok = t && s && nb_is_contiguous(t);
+            for (int64_t b = 0; b < 3 && ok; b++)
+                for (int64_t i = 0; i < r && ok; i++)
+                    for (int64_t j = 0; j < c && ok; j++) {
+                        double want = (double)((b * r + i) * c + j);
+                        ok = h_get(t, NB_LIST(b, j, i)) == want && (j % 2 || h_get(s, NB_LIST(b, j / 2, i)) == want);
+                    }
+            CHECK_MSG(ok && nb_shape(s)[1] == cs, "transposed copy of [3, %lld, %lld] %s", (long long)r, (long long)c,
+                      nb_dtype_name(dts[d]));
+            nb_scope_end();
+        }
+}
+
 int main(void) {
     REF_RUN(test_reshape_view);
     REF_RUN(test_flatten);
@@ -530,6 +556,7 @@ int main(void) {
     REF_RUN(test_squeeze_unsqueeze);
     REF_RUN(test_cat);
     REF_RUN(test_clone_contiguous);
+    REF_RUN(test_transpose_copy_tiles);
     REF_RUN(test_to_all_pairs);
     REF_RUN(test_half_bits);
     return harness_finish();
