@@ -219,7 +219,6 @@ static void test_threads_bitwise(void) {
 }
 
 int main(void) {
-    bool child = getenv("NABLA_GEMM_TEST_CHILD") != NULL;
     const char *lim = getenv("NABLA_CPU_MAX");
     fprintf(stderr, "test_gemm: NABLA_CPU_MAX=%s, features: %s\n", lim ? lim : "(unset)", nb_cpu_features_string());
     RUN(test_sizes_f32);
@@ -229,12 +228,6 @@ int main(void) {
     RUN(test_batch_broadcast);
     RUN(test_linear_bias_epilogue);
     RUN(test_threads_bitwise);
-    if (!child) {
-        static const char *levels[] = {"avx2", "scalar"};
-        for (int i = 0; i < 2; i++) {
-            int rc = respawn_at_level(levels[i], "NABLA_GEMM_TEST_CHILD", "1");
-            CHECK_MSG(rc == 0, "child with NABLA_CPU_MAX=%s exited with %d", levels[i], rc);
-        }
-    }
+    respawn_lower_levels("NABLA_GEMM_TEST_CHILD");
     return harness_finish();
 }

@@ -70,15 +70,8 @@ static void test_adam_f32_bits(void) {
 }
 
 int main(void) {
-    bool child = getenv("NABLA_OPTIM_TEST_CHILD") != NULL;
     nb_manual_seed(3);
     RUN(test_adam_f32_bits);
-    if (!child) {
-        static const char *levels[] = {"avx2", "scalar"};
-        for (int i = 0; i < 2; i++) {
-            int rc = respawn_at_level(levels[i], "NABLA_OPTIM_TEST_CHILD", "1");
-            CHECK_MSG(rc == 0, "child with NABLA_CPU_MAX=%s exited with %d", levels[i], rc);
-        }
-    }
+    respawn_lower_levels("NABLA_OPTIM_TEST_CHILD");
     return harness_finish();
 }

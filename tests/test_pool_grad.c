@@ -136,16 +136,9 @@ static void test_forward_2x2(void) {
 }
 
 int main(void) {
-    bool child = getenv("NABLA_POOL_TEST_CHILD") != NULL;
     nb_manual_seed(7);
     RUN(test_forward_2x2);
     RUN(test_scatter_paths);
-    if (!child) {
-        static const char *levels[] = {"avx2", "scalar"};
-        for (int i = 0; i < 2; i++) {
-            int rc = respawn_at_level(levels[i], "NABLA_POOL_TEST_CHILD", "1");
-            CHECK_MSG(rc == 0, "child with NABLA_CPU_MAX=%s exited with %d", levels[i], rc);
-        }
-    }
+    respawn_lower_levels("NABLA_POOL_TEST_CHILD");
     return harness_finish();
 }
