@@ -45,7 +45,7 @@ static int respawn_at_level(const char *level, const char *child_var, const char
 
 /* In the parent run (child_var unset), re-run the program at the AVX2 and scalar levels and check that
  * both children pass; in a child, nothing. */
-static void respawn_lower_levels(const char *child_var) {
+static inline void respawn_lower_levels(const char *child_var) {
     if (getenv(child_var)) return;
     static const char *levels[] = {"avx2", "scalar"};
     for (int i = 0; i < 2; i++) {
