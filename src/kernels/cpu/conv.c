@@ -94,27 +94,41 @@ DEF_IM2COL(double, d)
  * columns inside the image; the rest load as zeros without touching memory) and one store. Rows of a
  * dozen columns were dominated by loop overhead in the scalar version. The element of x at offset
  * `off` from the plane may lie before it (xo < 0); the masked-off lanes are never accessed. */
+#define COL2IM_MAX_MASKS 64  /* (kj, 16-column chunk) masks of col2im kept in a table */
+#define IM2COL_MAX_CHUNKS 32 /* rows up to 512 columns; longer rows take the scalar loops */
 CONV_AVX512 static void im2col_s1_avx512(const nbk_conv_geom *g, const float *x, int64_t cc, float *dst, int64_t ld) {
-    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w;
+    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w, nch = (ow + 15) / 16;
+    if (nch > IM2COL_MAX_CHUNKS) {
+        im2col_f(g, x, cc, dst, ld);
+        return;
+    }
+    __mmask16 mv[IM2COL_MAX_CHUNKS];
+    __mmask16 mlast = mask_n(ow - (nch - 1) * 16);
     for (int64_t c = 0; c < cc; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
                 float *d = dst + ((c * g->kh + ki) * g->kw + kj) * ld;
                 int64_t xo = kj * g->dw - g->pw, lo, hi;
                 valid_range(xo, 1, W, ow, &lo, &hi);
+                /* the load masks depend on kj alone: the columns inside the image */
+                for (int64_t k = 0; k < nch; k++) mv[k] = mask_range(lo - 16 * k, hi - 16 * k);
                 for (int64_t oy = 0; oy < oh; oy++) {
                     int64_t iy = oy * g->sh - g->ph + ki * g->dh;
-                    bool in = iy >= 0 && iy < H;
-                    const float *xr = x + ((c * H + (in ? iy : 0)) * W + xo);
                     float *row = d + oy * ow;
-                    for (int64_t o = 0; o < ow; o += 16) {
-                        __mmask16 mv = in ? mask_range(lo - o, hi - o) : (__mmask16)0;
-                        __m512 v = _mm512_maskz_loadu_ps(mv, xr + o);
-                        /* a full store may run into the next rows, which are written after it, but
-                         * never past this sample's oh * ow columns (masked stores are slower) */
-                        if (oy * ow + o + 16 <= oh * ow) _mm512_storeu_ps(row + o, v);
-                        else _mm512_mask_storeu_ps(row + o, mask_n(ow - o), v);
+                    /* a full store of the last chunk may run into the next row, which is written after
+                     * it, but never past this sample's oh * ow columns (masked stores are slower) */
+                    bool spill = oy * ow + 16 * nch <= oh * ow;
+                    if (iy < 0 || iy >= H) {
+                        for (int64_t k = 0; k + 1 < nch; k++) _mm512_storeu_ps(row + 16 * k, _mm512_setzero_ps());
+                        _mm512_mask_storeu_ps(row + 16 * (nch - 1), spill ? (__mmask16)0xffff : mlast, _mm512_setzero_ps());
+                        continue;
                     }
+                    const float *xr = x + ((c * H + iy) * W + xo);
+                    for (int64_t k = 0; k + 1 < nch; k++)
+                        _mm512_storeu_ps(row + 16 * k, _mm512_maskz_loadu_ps(mv[k], xr + 16 * k));
+                    __m512 v = _mm512_maskz_loadu_ps(mv[nch - 1], xr + 16 * (nch - 1));
+                    if (spill) _mm512_storeu_ps(row + 16 * (nch - 1), v);
+                    else _mm512_mask_storeu_ps(row + 16 * (nch - 1), mlast, v);
                 }
             }
 }
@@ -123,21 +137,31 @@ CONV_AVX512 static void im2col_s1_avx512(const nbk_conv_geom *g, const float *x,
  * registers in the scalar order (ki, then kj), and stored once (adding row by row into x, as the
  * scalar version does, re-reads each element right after its masked store). */
 CONV_AVX512 static void col2im_s11_avx512(const nbk_conv_geom *g, const float *src, int64_t ld, int64_t cc, float *x) {
-    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w;
+    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w, kw = g->kw, nt = (W + 15) / 16;
+    /* the load masks depend on (kj, chunk) alone: computed once (column t + lane came from
+     * ox = t + lane - xo, valid for 0 <= ox < ow) */
+    __mmask16 mt[COL2IM_MAX_MASKS];
+    bool table = kw * nt <= COL2IM_MAX_MASKS;
+    for (int64_t kj = 0; table && kj < kw; kj++)
+        for (int64_t q = 0; q < nt; q++) {
+            int64_t xo = kj * g->dw - g->pw, t = 16 * q;
+            mt[kj * nt + q] = (__mmask16)(mask_n(W - t) & mask_range(xo - t, ow + xo - t));
+        }
     for (int64_t c = 0; c < cc; c++)
         for (int64_t iy = 0; iy < H; iy++) {
             float *xr = x + (c * H + iy) * W;
-            for (int64_t t = 0; t < W; t += 16) {
+            for (int64_t q = 0; q < nt; q++) {
+                int64_t t = 16 * q;
                 __mmask16 mw = mask_n(W - t);
                 __m512 acc = _mm512_maskz_loadu_ps(mw, xr + t);
                 for (int64_t ki = 0; ki < g->kh; ki++) {
                     int64_t oy = iy + g->ph - ki * g->dh; /* the output row that read x row iy at tap ki */
                     if (oy < 0 || oy >= oh) continue;
-                    for (int64_t kj = 0; kj < g->kw; kj++) {
-                        int64_t xo = kj * g->dw - g->pw; /* column t + lane came from ox = t + lane - xo */
-                        const float *row = src + ((c * g->kh + ki) * g->kw + kj) * ld + oy * ow;
-                        __mmask16 m = (__mmask16)(mw & mask_range(xo - t, ow + xo - t));
-                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, row + (t - xo)));
+                    const float *rows = src + (c * g->kh + ki) * kw * ld + oy * ow + t;
+                    for (int64_t kj = 0; kj < kw; kj++) {
+                        int64_t xo = kj * g->dw - g->pw;
+                        __mmask16 m = table ? mt[kj * nt + q] : (__mmask16)(mw & mask_range(xo - t, ow + xo - t));
+                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, rows + kj * ld - xo));
                     }
                 }
                 _mm512_mask_storeu_ps(xr + t, mw, acc);
