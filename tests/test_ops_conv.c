@@ -219,6 +219,12 @@ static void test_conv2d_gradients_reference(void) {
         {7, 4, 9, 19, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},  {5, 3, 9, 8, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, false},
         {17, 1, 7, 7, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},  {3, 2, 11, 10, 3, 3, 2, 1, 1, 2, 1, 2, 1, 1, false},
         {2, 2, 6, 20, 2, 2, 3, 2, 1, 0, 1, 1, 2, 1, false},  {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},
+        /* blocks of samples sharing one GEMM (512 / (OH * OW) samples each) whose size does not divide
+         * N: 56 + 9, 34 + 31, 5 + 2, 7 + 2 (rows of 35 outputs: three 16-lane chunks), one block of 2 and
+         * of 7 (groups) */
+        {65, 2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},  {65, 3, 3, 17, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
+        {7, 3, 10, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},  {9, 2, 4, 37, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
+        {2, 5, 13, 13, 7, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {7, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -79,11 +79,18 @@ typedef struct conv_job {
     bool direct;          /* 1x1, stride 1, no padding: x is its own column matrix */
     const char *a, *b;    /* the op's inputs in compute type */
     char *out;            /* the result in compute type */
+    /* forward and input gradient: blocks of FS samples whose columns lie side by side in one GEMM */
+    int64_t FS;
+    const char *wt;       /* input gradient: W_g^T (K, Og) per group, contiguous */
+    size_t wtcap;
     /* weight gradient: blocks of S samples, partial sums over ranges of blocks */
     int64_t S, NB, NQ;
     char *partials;       /* NQ * O * K when NQ > 1 */
     atomic_bool oom;
 } conv_job;
+
+/* Columns per GEMM aimed at by the forward and input-gradient blocks. */
+#define FS_COLUMNS 512
 
 static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O, const void *a, const void *b, void *out) {
     conv_job j = {.c = c, .z = nb_dtype_size(c), .g = *g, .G = G, .O = O, .Og = O / G, .Cg = g->c / G,
@@ -91,6 +98,11 @@ static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O,
     j.K = j.Cg * g->kh * g->kw;
     j.P = g->oh * g->ow;
     j.direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    /* small images: several samples per GEMM, so packing is paid once per block and the GEMM is wide
+     * enough for its kernel (a function of the shapes alone) */
+    j.FS = j.direct || j.P >= FS_COLUMNS ? 1 : FS_COLUMNS / j.P;
+    if (j.FS > g->n) j.FS = g->n;
+    if (j.FS < 1) j.FS = 1;
     atomic_init(&j.oom, false);
     return j;
 }
@@ -112,44 +124,80 @@ static void *scratch(conv_job *j, int64_t elems, size_t *cap) {
     return p;
 }
 
-/* ---- forward: Y_n,g = W_g cols_n ---- */
-static void fwd_chunk(void *ctx, int64_t b, int64_t e) {
-    conv_job *j = ctx;
-    size_t cap = 0, z = j->z;
-    char *cols = j->direct ? NULL : scratch(j, j->K * j->P, &cap);
-    if (!j->direct && !cols) return;
-    const nbk_conv_geom *g = &j->g;
-    for (int64_t n = b; n < e; n++)
-        for (int64_t gi = 0; gi < j->G; gi++) {
-            const char *B = cols;
-            if (j->direct) B = j->a + (size_t)((n * g->c + gi * j->Cg) * j->P) * z;
-            else nbk_im2col_sample(j->c, g, j->a, n, gi * j->Cg, j->Cg, cols, j->P);
-            nbk_gemm(j->c, j->Og, j->P, j->K, j->b + (size_t)(gi * j->Og * j->K) * z, j->K, 1, B, j->P, 1,
-                     j->out + (size_t)((n * j->O + gi * j->Og) * j->P) * z, j->P);
-        }
-    if (cols) nbc_block_free(cols, cap);
+/* Rows o of the block matrix M (Og, ns * P) back into (or out of) the samples' planes of a tensor with
+ * O channels: sample s's channel o0 + o is columns [s * P, (s + 1) * P) of row o. */
+static void unblock(const conv_job *j, char *t, const char *m, int64_t n0, int64_t ns, int64_t o0) {
+    size_t z = j->z, row = (size_t)j->P * z;
+    for (int64_t o = 0; o < j->Og; o++)
+        for (int64_t s = 0; s < ns; s++)
+            memcpy(t + (size_t)(((n0 + s) * j->O + o0 + o) * j->P) * z, m + (size_t)(o * ns + s) * row, row);
+}
+static void block(const conv_job *j, char *m, const char *t, int64_t n0, int64_t ns, int64_t o0) {
+    size_t z = j->z, row = (size_t)j->P * z;
+    for (int64_t o = 0; o < j->Og; o++)
+        for (int64_t s = 0; s < ns; s++)
+            memcpy(m + (size_t)(o * ns + s) * row, t + (size_t)(((n0 + s) * j->O + o0 + o) * j->P) * z, row);
 }
 
-/* ---- input gradient: cols_n = W_g^T GY_n,g, then col2im (a = gy, b = w) ---- */
-static void dx_chunk(void *ctx, int64_t b, int64_t e) {
+/* ---- forward: Y_block,g = W_g cols_block, blocks of FS samples ---- */
+static void fwd_chunk(void *ctx, int64_t b, int64_t e) {
     conv_job *j = ctx;
-    size_t cap = 0, z = j->z;
-    char *cols = j->direct ? NULL : scratch(j, j->K * j->P, &cap);
-    if (!j->direct && !cols) return;
-    const nbk_conv_geom *g = &j->g;
-    int64_t plane = g->h * g->w;
-    for (int64_t n = b; n < e; n++) {
-        if (!j->direct) memset(j->out + (size_t)(n * g->c * plane) * z, 0, (size_t)(g->c * plane) * z);
-        for (int64_t gi = 0; gi < j->G; gi++) {
-            const char *gy = j->a + (size_t)((n * j->O + gi * j->Og) * j->P) * z;
-            const char *w = j->b + (size_t)(gi * j->Og * j->K) * z;
-            /* direct: the product is gx's rows for the group's channels (P == H * W) */
-            char *dst = j->direct ? j->out + (size_t)((n * g->c + gi * j->Cg) * plane) * z : cols;
-            nbk_gemm(j->c, j->K, j->P, j->Og, w, 1, j->K, gy, j->P, 1, dst, j->P);
-            if (!j->direct) nbk_col2im_sample(j->c, g, cols, j->P, n, gi * j->Cg, j->Cg, j->out);
+    size_t cap = 0, ycap = 0, z = j->z;
+    int64_t L = j->FS * j->P;
+    char *cols = j->direct ? NULL : scratch(j, j->K * L, &cap);
+    char *yb = j->FS > 1 ? scratch(j, j->Og * L, &ycap) : NULL;
+    if ((j->direct || cols) && (j->FS == 1 || yb)) {
+        const nbk_conv_geom *g = &j->g;
+        for (int64_t blk = b; blk < e; blk++) {
+            int64_t n0 = blk * j->FS, ns = g->n - n0 < j->FS ? g->n - n0 : j->FS, l = ns * j->P;
+            for (int64_t gi = 0; gi < j->G; gi++) {
+                const char *B = cols;
+                if (j->direct) B = j->a + (size_t)((n0 * g->c + gi * j->Cg) * j->P) * z; /* FS == 1 */
+                else
+                    for (int64_t s = 0; s < ns; s++)
+                        nbk_im2col_sample(j->c, g, j->a, n0 + s, gi * j->Cg, j->Cg, cols + (size_t)(s * j->P) * z, l);
+                /* one sample: straight into y; several: into the block matrix, then out to y */
+                char *C = ns == 1 ? j->out + (size_t)((n0 * j->O + gi * j->Og) * j->P) * z : yb;
+                nbk_gemm(j->c, j->Og, l, j->K, j->b + (size_t)(gi * j->Og * j->K) * z, j->K, 1, B, l, 1, C, l);
+                if (ns > 1) unblock(j, j->out, yb, n0, ns, gi * j->Og);
+            }
         }
     }
     if (cols) nbc_block_free(cols, cap);
+    if (yb) nbc_block_free(yb, ycap);
+}
+
+/* ---- input gradient: cols_block = W_g^T GY_block,g, then col2im (a = gy, b = w, wt = W^T) ---- */
+static void dx_chunk(void *ctx, int64_t b, int64_t e) {
+    conv_job *j = ctx;
+    size_t cap = 0, ycap = 0, z = j->z;
+    int64_t L = j->FS * j->P;
+    char *cols = j->direct ? NULL : scratch(j, j->K * L, &cap);
+    char *gyb = j->FS > 1 ? scratch(j, j->Og * L, &ycap) : NULL;
+    if ((j->direct || cols) && (j->FS == 1 || gyb)) {
+        const nbk_conv_geom *g = &j->g;
+        int64_t plane = g->h * g->w;
+        for (int64_t blk = b; blk < e; blk++) {
+            int64_t n0 = blk * j->FS, ns = g->n - n0 < j->FS ? g->n - n0 : j->FS, l = ns * j->P;
+            if (!j->direct) memset(j->out + (size_t)(n0 * g->c * plane) * z, 0, (size_t)(ns * g->c * plane) * z);
+            for (int64_t gi = 0; gi < j->G; gi++) {
+                const char *gy = j->a + (size_t)((n0 * j->O + gi * j->Og) * j->P) * z;
+                if (ns > 1) {
+                    block(j, gyb, j->a, n0, ns, gi * j->Og);
+                    gy = gyb;
+                }
+                const char *wt = j->wt + (size_t)(gi * j->K * j->Og) * z;
+                /* direct (FS == 1): the product is gx's rows for the group's channels (P == H * W) */
+                char *dst = j->direct ? j->out + (size_t)((n0 * g->c + gi * j->Cg) * plane) * z : cols;
+                nbk_gemm(j->c, j->K, l, j->Og, wt, j->Og, 1, gy, l, 1, dst, l);
+                if (!j->direct)
+                    for (int64_t s = 0; s < ns; s++)
+                        nbk_col2im_sample(j->c, g, cols + (size_t)(s * j->P) * z, l, n0 + s, gi * j->Cg, j->Cg, j->out);
+            }
+        }
+    }
+    if (cols) nbc_block_free(cols, cap);
+    if (gyb) nbc_block_free(gyb, ycap);
 }
 
 /* ---- weight gradient (a = x, b = gy): partial sum q covers blocks [q * NB / NQ, (q + 1) * NB / NQ) ---- */
@@ -163,6 +211,22 @@ static void add_to(nb_dtype c, void *dst, const void *src, int64_t n) {
         const double *restrict s = src;
         for (int64_t i = 0; i < n; i++) d[i] += s[i];
     }
+}
+
+/* dst (m, n) = (or +=) src^T, src (n, m) contiguous */
+static void add_transposed(nb_dtype c, void *dst, const void *src, int64_t m, int64_t n, bool assign) {
+    for (int64_t i = 0; i < m; i++)
+        if (c == NB_F32) {
+            float *restrict d = (float *)dst + i * n;
+            const float *restrict s = (const float *)src + i;
+            if (assign) for (int64_t k = 0; k < n; k++) d[k] = s[k * m];
+            else for (int64_t k = 0; k < n; k++) d[k] += s[k * m];
+        } else {
+            double *restrict d = (double *)dst + i * n;
+            const double *restrict s = (const double *)src + i;
+            if (assign) for (int64_t k = 0; k < n; k++) d[k] = s[k * m];
+            else for (int64_t k = 0; k < n; k++) d[k] += s[k * m];
+        }
 }
 
 static void dw_chunk(void *ctx, int64_t b, int64_t e) {
@@ -190,9 +254,10 @@ static void dw_chunk(void *ctx, int64_t b, int64_t e) {
                         A = gyd;
                     }
                     char *gw = dst + (size_t)(gi * j->Og * j->K) * z;
-                    /* GW_g (Og, K) (+)= A (Og, l) . cols^T (l, K) */
-                    nbk_gemm(j->c, j->Og, j->K, l, A, ns > 1 ? l : j->P, 1, cols, 1, l, first ? gw : tmp, j->K);
-                    if (!first) add_to(j->c, gw, tmp, j->Og * j->K);
+                    /* GW_g^T (K, Og) = cols (K, l) . A^T (l, Og): the long operand, cols, is packed
+                     * row-major (packing cols^T was a strided gather), then GW_g (+)= tmp^T */
+                    nbk_gemm(j->c, j->K, j->Og, l, cols, l, 1, A, 1, ns > 1 ? l : j->P, tmp, j->Og);
+                    add_transposed(j->c, gw, tmp, j->Og, j->K, first);
                 }
             }
         }
@@ -257,7 +322,7 @@ static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bx.data, bw.data, res);
         if (is_depthwise(&j)) nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
-        else run_tasks(g.n, fwd_chunk, &j);
+        else run_tasks((g.n + j.FS - 1) / j.FS, fwd_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, y, c, res, rcap);
         else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
@@ -311,6 +376,17 @@ static int input_grad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_
     return 0;
 }
 
+/* W^T per group, (K, Og) contiguous, so the input-gradient GEMM packs a row-major A (packing the
+ * transposed view was a strided gather per sample). False (and j->oom) when out of memory. */
+static bool transpose_weight(conv_job *j) {
+    void *wt = scratch(j, j->G * j->K * j->Og, &j->wtcap);
+    if (!wt) return false;
+    int64_t shape[3] = {j->G, j->K, j->Og}, ds[3] = {j->K * j->Og, j->Og, 1}, ss[3] = {j->Og * j->K, 1, j->K};
+    nbk_copy(wt, j->c, ds, j->b, j->c, ss, 3, shape);
+    j->wt = wt;
+    return true;
+}
+
 static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     static const char fn[] = "nb_conv2d_input_grad";
@@ -325,7 +401,10 @@ static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a,
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bgy.data, bw.data, res);
         if (is_depthwise(&j)) nbk_depthwise_conv2d_input_grad(c, &g, bgy.data, bw.data, res);
-        else run_tasks(g.n, dx_chunk, &j);
+        else if (transpose_weight(&j)) {
+            run_tasks((g.n + j.FS - 1) / j.FS, dx_chunk, &j);
+            nbc_block_free((void *)j.wt, j.wtcap);
+        }
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gx, c, res, rcap);
         else if (res != nbc_ptr(gx)) nbc_block_free(res, rcap);
