@@ -6,16 +6,20 @@
  * Each of the three is linear in each argument and the derivatives of each are the other two, so
  * gradients of any order come out of the registry.
  *
- * Work is split by sample, so the column matrix of one sample, cols (C/g * kh * kw, OH * OW), stays
- * in cache between im2col and its GEMM, and no layout copies are needed: per sample and group,
- *   forward     Y_n,g (Og, P) = W_g (Og, K) cols_n (K, P), written in place into y (rows of length P)
- *   input grad  cols_n = W_g^T GY_n,g (GY read in place), then col2im into gx
- *   weight grad GW_g += GY_b,g cols_b^T over blocks b of S samples (S * P >= ~1024 columns), the block
- *               products summed into a fixed number of partial sums, which are added in order at the end
+ * Work is split into blocks of FS samples (FS = 1 for images of >= 512 outputs; more for small ones,
+ * so one GEMM of ~512 columns runs per block and packing is paid once per block); the block's column
+ * matrix, cols (C/g * kh * kw, FS * OH * OW), the windows of its samples side by side, stays in cache
+ * between im2col and its GEMM. Per block and group:
+ *   forward     Y_b,g (Og, FS * P) = W_g (Og, K) cols_b (K, FS * P), written in place into y when FS = 1,
+ *               else into a block matrix copied out to the samples' planes
+ *   input grad  cols_b = W_g^T GY_b,g (W^T transposed once per call; GY gathered into a block matrix
+ *               when FS > 1), then col2im into gx sample by sample
+ *   weight grad GW_g^T (K, Og) = cols_b GY_b,g^T over blocks b of S samples (S * P >= ~1024 columns),
+ *               transposed and summed into a fixed number of partial sums, which are added in order at the end
  * 1x1 convolutions with stride 1 and no padding skip im2col (x already is the column matrix) and
  * col2im. S, the partial sums and every GEMM shape depend on the shapes alone, and each GEMM is itself
- * thread-count independent, so results are bitwise identical for any number of threads: many samples
- * run in parallel (one GEMM each, on one thread), few samples run in turn with parallel GEMMs.
+ * thread-count independent, so results are bitwise identical for any number of threads: many blocks
+ * run in parallel (one block per task, its GEMMs on its thread), few run in turn with parallel GEMMs.
  * Attributes: ints = {sh, sw, ph, pw, dh, dw, groups} and, for the gradients, the shape of the
  * operand they produce: {..., d0, d1, d2, d3}.
  */
