@@ -234,18 +234,19 @@ static void test_conv2d_gradients_reference(void) {
             nb_scope_begin();
             nb_tensor *x0 = nb_randn(NB_SHAPE(c->n, c->c, c->h, c->w), d);
             nb_tensor *w0 = nb_randn(NB_SHAPE(c->o, c->c / c->groups, c->kh, c->kw), d);
+            nb_tensor *b0 = k % 2 ? nb_randn(NB_SHAPE(c->o), d) : NULL; /* the fused bias on every other case */
             nb_conv_opts o = {.stride = {c->sh, c->sw}, .padding = {c->ph, c->pw ? c->pw : -1},
                               .dilation = {c->dh, c->dw}, .groups = c->groups};
-            nb_tensor *res[2][3] = {{NULL}};
+            nb_tensor *res[2][4] = {{NULL}};
             nb_tensor *v = NULL;
             for (int t = 0; t < 2; t++) {
                 nb_set_num_threads(t + 1);
-                nb_tensor *x = nb_param(nb_clone(x0)), *w = nb_param(nb_clone(w0));
-                nb_tensor *y = nb_conv2d(x, w, NULL, &o);
+                nb_tensor *x = nb_param(nb_clone(x0)), *w = nb_param(nb_clone(w0)), *b = b0 ? nb_param(nb_clone(b0)) : NULL;
+                nb_tensor *y = nb_conv2d(x, w, b, &o);
                 if (!y) break;
                 if (!v) v = nb_randn(nb_ndim(y), nb_shape(y), d);
                 CHECK(nb_backward(nb_sum(nb_mul(y, v), NULL)) == 0);
-                res[t][0] = y, res[t][1] = nb_grad(x), res[t][2] = nb_grad(w);
+                res[t][0] = y, res[t][1] = nb_grad(x), res[t][2] = nb_grad(w), res[t][3] = b ? nb_grad(b) : NULL;
             }
             nb_set_num_threads(saved);
             CHECK_MSG(res[1][2] != NULL, "case %zu: %s", k, nb_last_error());
@@ -253,7 +254,7 @@ static void test_conv2d_gradients_reference(void) {
                 nb_scope_end();
                 continue;
             }
-            for (int r = 0; r < 3; r++)
+            for (int r = 0; r < (b0 ? 4 : 3); r++)
                 CHECK_MSG(h_max_abs_diff(res[0][r], res[1][r]) == 0, "case %zu dtype %s: result %d differs between "
                           "1 and 2 threads", k, nb_dtype_name(d), r);
             int64_t nx = nb_numel(x0), nw = nb_numel(w0);
@@ -266,8 +267,11 @@ static void test_conv2d_gradients_reference(void) {
                       nb_dtype_name(d), h_max_abs_diff(res[0][1], rx));
             CHECK_MSG(h_max_abs_diff(res[0][2], rw) < tol, "case %zu dtype %s: weight gradient off by %g", k,
                       nb_dtype_name(d), h_max_abs_diff(res[0][2], rw));
-            CHECK(h_max_abs_diff(res[0][0], ref_conv(x0, w0, NULL, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups)) <
+            CHECK(h_max_abs_diff(res[0][0], ref_conv(x0, w0, b0, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups)) <
                   (dt ? 1e-10 : 1e-4));
+            if (b0) /* the bias gradient: v summed over samples and positions */
+                CHECK_MSG(h_max_abs_diff(res[0][3], nb_sum(nb_to(v, NB_F64), NB_DIMS(0, 2, 3))) < (dt ? 1e-9 : 1e-3),
+                          "case %zu dtype %s: bias gradient", k, nb_dtype_name(d));
             free(gx), free(gw);
             nb_scope_end();
         }

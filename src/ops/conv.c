@@ -82,6 +82,7 @@ typedef struct conv_job {
     int64_t G, O, Og, Cg, K, P;
     bool direct;          /* 1x1, stride 1, no padding: x is its own column matrix */
     const char *a, *b;    /* the op's inputs in compute type */
+    const char *bias;     /* forward: (O) or NULL, added to each output plane as it is stored */
     char *out;            /* the result in compute type */
     /* forward and input gradient: blocks of FS samples whose columns lie side by side in one GEMM */
     int64_t FS;
@@ -136,6 +137,17 @@ static void unblock(const conv_job *j, char *t, const char *m, int64_t n0, int64
         for (int64_t s = 0; s < ns; s++)
             memcpy(t + (size_t)(((n0 + s) * j->O + o0 + o) * j->P) * z, m + (size_t)(o * ns + s) * row, row);
 }
+/* y[r, :] += bias[r] over rows of length len (one pass while the rows are still in cache) */
+static void add_row_bias(nb_dtype c, void *y, const void *bias, int64_t rows, int64_t len) {
+    for (int64_t r = 0; r < rows; r++)
+        if (c == NB_F32) {
+            float *restrict d = (float *)y + r * len, b = ((const float *)bias)[r];
+            for (int64_t i = 0; i < len; i++) d[i] += b;
+        } else {
+            double *restrict d = (double *)y + r * len, b = ((const double *)bias)[r];
+            for (int64_t i = 0; i < len; i++) d[i] += b;
+        }
+}
 static void block(const conv_job *j, char *m, const char *t, int64_t n0, int64_t ns, int64_t o0) {
     size_t z = j->z, row = (size_t)j->P * z;
     for (int64_t o = 0; o < j->Og; o++)
@@ -163,6 +175,7 @@ static void fwd_chunk(void *ctx, int64_t b, int64_t e) {
                 /* one sample: straight into y; several: into the block matrix, then out to y */
                 char *C = ns == 1 ? j->out + (size_t)((n0 * j->O + gi * j->Og) * j->P) * z : yb;
                 nbk_gemm(j->c, j->Og, l, j->K, j->b + (size_t)(gi * j->Og * j->K) * z, j->K, 1, B, l, 1, C, l);
+                if (j->bias) add_row_bias(j->c, C, j->bias + (size_t)(gi * j->Og) * z, j->Og, l);
                 if (ns > 1) unblock(j, j->out, yb, n0, ns, gi * j->Og);
             }
         }
@@ -302,37 +315,45 @@ static void *result_buffer(const char *fn, nb_tensor *out, nb_dtype c, size_t *c
 /* ---- conv2d -------------------------------------------------------------------------------------- */
 
 static int conv2d_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
-    (void)n;
-    nb_tensor *x = in[0], *w = in[1];
+    nb_tensor *x = in[0], *w = in[1], *b = n > 2 ? in[2] : NULL;
+    if (n < 2 || n > 3) return nbc_error(NB_ERR_ARG, "nb_conv2d: expected 2 or 3 inputs; got %d", n);
     int rc = check_conv("nb_conv2d", x->shape, x->ndim, x->dtype, w->shape, w->ndim, w->dtype, a);
     if (rc) return rc;
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0] || !nb_dtype_is_float(b->dtype)))
+        return nbc_error(NB_ERR_ARG, "nb_conv2d: bias has %s; expected a floating [%lld]", nbc_desc(b),
+                         (long long)w->shape[0]);
     nbk_conv_geom g = geom_of(x->shape, w->shape, a);
     int64_t shape[4] = {g.n, w->shape[0], g.oh, g.ow};
-    nbo_meta_set(out, nb_promote_types(x->dtype, w->dtype), 4, shape);
+    nb_dtype d = nb_promote_types(x->dtype, w->dtype);
+    nbo_meta_set(out, b ? nb_promote_types(d, b->dtype) : d, 4, shape);
     return 0;
 }
 
 static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
-    (void)n_in;
     static const char fn[] = "nb_conv2d";
     nb_tensor *y = out[0];
     nb_dtype c = nbk_compute_type(y->dtype);
     nbk_conv_geom g = geom_of(in[0]->shape, in[1]->shape, a);
-    nbo_buffer bx, bw;
+    nbo_buffer bx, bw, bb = {0};
     if (get2(fn, in[0], in[1], c, &bx, &bw)) return NB_ERR_NOMEM;
     size_t rcap;
-    void *res = result_buffer(fn, y, c, &rcap);
+    void *res = n_in > 2 && nbo_buffer_get(fn, in[2], c, &bb) ? NULL : result_buffer(fn, y, c, &rcap);
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bx.data, bw.data, res);
-        if (is_depthwise(&j)) nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
-        else run_tasks((g.n + j.FS - 1) / j.FS, fwd_chunk, &j);
+        j.bias = n_in > 2 ? bb.data : NULL;
+        if (is_depthwise(&j)) {
+            nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
+            for (int64_t s = 0; j.bias && s < g.n; s++)
+                add_row_bias(c, (char *)res + (size_t)(s * j.O * j.P) * j.z, j.bias, j.O, j.P);
+        } else run_tasks((g.n + j.FS - 1) / j.FS, fwd_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, y, c, res, rcap);
         else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
     }
     nbo_buffer_release(&bx);
     nbo_buffer_release(&bw);
+    nbo_buffer_release(&bb);
     return rc;
 }
 
@@ -355,13 +376,20 @@ static int conv2d_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
         gin[1] = nbo_apply1(NBO_conv2d_weight_grad, (nb_tensor *[]){x, g[0]}, 2, &a);
         if (!gin[1]) return nb_last_status();
     }
+    /* the bias gradient: g summed over each plane (contiguous rows), then over samples (a sum over
+     * dims 0, 2, 3 at once copied g into a permuted layout first) */
+    if (c->n_in > 2 && c->needs_grad[2] && !(gin[2] = nb_sum(nb_sum(g[0], NB_DIMS(2, 3)), NB_DIMS(0))))
+        return nb_last_status();
     return 0;
 }
 
-const nbo_desc nbo_desc_conv2d = {.name = "conv2d", .bw_name = "ConvolutionBackward", .n_in = 2, .n_out = 1,
-                                  .flags = NBO_SAVE_INPUTS, .attrs = "ints=[sh, sw, ph, pw, dh, dw, groups]",
+/* The bias is an optional third input, added as the output is stored (a separate broadcast add was a
+ * pass over y forward and a copy of the gradient backward). */
+const nbo_desc nbo_desc_conv2d = {.name = "conv2d", .bw_name = "ConvolutionBackward", .n_in = -1, .n_out = 1,
+                                  .flags = NBO_SAVE_INPUTS, .unsaved_inputs = 1u << 2, /* bias */
+                                  .attrs = "ints=[sh, sw, ph, pw, dh, dw, groups]",
                                   .torch = "torch.nn.functional.conv2d",
-                                  .summary = "2-D cross-correlation, NCHW (bias is added by the wrapper)",
+                                  .summary = "2-D cross-correlation, NCHW, with an optional bias",
                                   .infer = conv2d_infer, .forward = conv2d_forward, .backward = conv2d_bw};
 
 /* ---- conv2d_input_grad(gy, w) -> gx --------------------------------------------------------------- */
@@ -565,23 +593,17 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
         a.ints[A_PH] = opts->padding[0] < 0 ? 0 : opts->padding[0];
         a.ints[A_PW] = opts->padding[1] == 0 ? a.ints[A_PH] : (opts->padding[1] < 0 ? 0 : opts->padding[1]);
     }
-    nb_tensor *y = nbo_apply1(NBO_conv2d, (nb_tensor *[]){x, w}, 2, &a);
+    if (bias && (bias->ndim != 1 || w->ndim < 1 || bias->shape[0] != w->shape[0]))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias),
+                         (long long)(w->ndim ? w->shape[0] : 0)), NULL;
+    nb_tensor *y = nbo_apply1(NBO_conv2d, (nb_tensor *[]){x, w, bias}, bias ? 3 : 2, &a);
     for (int d = 2; d < 4 && y; d++)
         if (d == 2 ? crop_h : crop_w) {
             nb_tensor *c = nb_slice(y, d, 1, INT64_MAX, 1);
             nb_free(y);
             y = c;
         }
-    if (!y || !bias) return y;
-    if (bias->ndim != 1 || bias->shape[0] != y->shape[1]) {
-        nb_free(y);
-        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)w->shape[0]), NULL;
-    }
-    nb_tensor *b4 = nb_reshape(bias, NB_SHAPE(1, -1, 1, 1));
-    nb_tensor *r = nb_add(y, b4);
-    nb_free(b4);
-    nb_free(y);
-    return r;
+    return y;
 }
 
 /* ---- conv1d: conv2d over (N, C, 1, L) ------------------------------------------------------------ */
