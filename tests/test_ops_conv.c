@@ -225,6 +225,10 @@ static void test_conv2d_gradients_reference(void) {
         {65, 2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},  {65, 3, 3, 17, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
         {7, 3, 10, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},  {9, 2, 4, 37, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
         {2, 5, 13, 13, 7, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {7, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},
+        /* im2col's permuting path (stride 1, no padding, >= 64 rows per group): 121 and 63 columns,
+         * dilation, groups, and a 3x9 window on 10 columns whose chunks span too much (the fallback) */
+        {3, 8, 13, 13, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {2, 8, 11, 9, 3, 3, 3, 1, 1, 0, 0, 2, 1, 1, false},
+        {3, 16, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 1, 2, false},  {2, 3, 12, 10, 3, 3, 9, 1, 1, 0, 0, 1, 1, 1, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -133,6 +133,51 @@ CONV_AVX512 static void im2col_s1_avx512(const nbk_conv_geom *g, const float *x,
             }
 }
 
+/* Stride 1 in both directions without padding, many rows (the middle layers of small CNNs): the
+ * column row of window tap (c, ki, kj) is the plane of x shifted by (ki * dh, kj * dw) with the last
+ * W - ow columns of each image row skipped, the same gather pattern for every tap. Each 16-column
+ * chunk of it comes from at most 32 consecutive elements of x: two masked loads and one permute with
+ * an index vector computed once per call, then one store (rows shorter than 16 took a masked load
+ * and a store per output row). False, with nothing written, when a chunk spans 32 elements or more. */
+#define IM2COL_PERM_CHUNKS 64
+CONV_AVX512 static bool im2col_s11_perm_avx512(const nbk_conv_geom *g, const float *x, int64_t cc, float *dst,
+                                              int64_t ld) {
+    int64_t ow = g->ow, H = g->h, W = g->w, P = g->oh * ow, nt = (P + 15) / 16;
+    if (nt > IM2COL_PERM_CHUNKS) return false;
+    __m512i idx[IM2COL_PERM_CHUNKS];
+    int64_t f0[IM2COL_PERM_CHUNKS];
+    __mmask16 mlo[IM2COL_PERM_CHUNKS], mhi[IM2COL_PERM_CHUNKS];
+    for (int64_t t = 0; t < nt; t++) {
+        int32_t lane[16];
+        int64_t p0 = 16 * t, dmax = 0;
+        f0[t] = p0 / ow * W + p0 % ow;
+        for (int64_t i = 0; i < 16; i++) {
+            int64_t q = p0 + i, d = q < P ? q / ow * W + q % ow - f0[t] : 0; /* lanes past P are not stored */
+            if (d >= 32) return false;
+            if (d > dmax) dmax = d;
+            lane[i] = (int32_t)d;
+        }
+        idx[t] = _mm512_loadu_si512(lane);
+        mlo[t] = mask_n(dmax + 1); /* only elements up to the last one used are read */
+        mhi[t] = mask_n(dmax + 1 - 16);
+    }
+    __mmask16 mlast = mask_n(P - 16 * (nt - 1));
+    for (int64_t c = 0; c < cc; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *d = dst + ((c * g->kh + ki) * g->kw + kj) * ld;
+                const float *src = x + (c * H + ki * g->dh) * W + kj * g->dw;
+                for (int64_t t = 0; t < nt; t++) {
+                    const float *q = src + f0[t];
+                    __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mlo[t], q), idx[t],
+                                                      _mm512_maskz_loadu_ps(mhi[t], q + 16));
+                    if (t + 1 < nt) _mm512_storeu_ps(d + 16 * t, v);
+                    else _mm512_mask_storeu_ps(d + 16 * t, mlast, v);
+                }
+            }
+    return true;
+}
+
 /* Stride 1 in both directions: each row of x is read once, the contributions of all (ki, kj) added in
  * registers in the scalar order (ki, then kj), and stored once (adding row by row into x, as the
  * scalar version does, re-reads each element right after its masked store). */
@@ -198,12 +243,18 @@ CONV_AVX512 static void col2im_s1_avx512(const nbk_conv_geom *g, const float *sr
 #else
 #define S1_SIMD(t, g) false
 #define im2col_s1_avx512 im2col_f
+#define im2col_s11_perm_avx512(g, x, cc, d, ld) false
 #define col2im_s1_avx512 col2im_f
 #endif
 
 void nbk_im2col_sample(nb_dtype t, const nbk_conv_geom *g, const void *x, int64_t s, int64_t c0, int64_t c_count,
                        void *cols, int64_t ld) {
     int64_t off = (s * g->c + c0) * g->h * g->w;
+    /* the permuting path pays for its index vectors when there are many rows (not for the first,
+     * one-channel layer of a CNN) */
+    if (S1_SIMD(t, g) && g->sh == 1 && g->ph == 0 && g->pw == 0 && c_count * g->kh * g->kw >= 64 &&
+        im2col_s11_perm_avx512(g, (const float *)x + off, c_count, cols, ld))
+        return;
     if (S1_SIMD(t, g)) im2col_s1_avx512(g, (const float *)x + off, c_count, cols, ld);
     else if (t == NB_F32) im2col_f(g, (const float *)x + off, c_count, cols, ld);
     else im2col_d(g, (const double *)x + off, c_count, cols, ld);
