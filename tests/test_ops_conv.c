@@ -219,6 +219,16 @@ static void test_conv2d_gradients_reference(void) {
         {7, 4, 9, 19, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},  {5, 3, 9, 8, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, false},
         {17, 1, 7, 7, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},  {3, 2, 11, 10, 3, 3, 2, 1, 1, 2, 1, 2, 1, 1, false},
         {2, 2, 6, 20, 2, 2, 3, 2, 1, 0, 1, 1, 2, 1, false},  {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},
+        /* blocks of samples sharing one GEMM (512 / (OH * OW) samples each) whose size does not divide
+         * N: 56 + 9, 34 + 31, 5 + 2, 7 + 2 (rows of 35 outputs: three 16-lane chunks), one block of 2 and
+         * of 7 (groups) */
+        {65, 2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},  {65, 3, 3, 17, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
+        {7, 3, 10, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},  {9, 2, 4, 37, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
+        {2, 5, 13, 13, 7, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {7, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},
+        /* im2col's permuting path (stride 1, no padding, >= 64 rows per group): 121 and 63 columns,
+         * dilation, groups, and a 3x9 window on 10 columns whose chunks span too much (the fallback) */
+        {3, 8, 13, 13, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {2, 8, 11, 9, 3, 3, 3, 1, 1, 0, 0, 2, 1, 1, false},
+        {3, 16, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 1, 2, false},  {2, 3, 12, 10, 3, 3, 9, 1, 1, 0, 0, 1, 1, 1, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -228,18 +238,19 @@ static void test_conv2d_gradients_reference(void) {
             nb_scope_begin();
             nb_tensor *x0 = nb_randn(NB_SHAPE(c->n, c->c, c->h, c->w), d);
             nb_tensor *w0 = nb_randn(NB_SHAPE(c->o, c->c / c->groups, c->kh, c->kw), d);
+            nb_tensor *b0 = k % 2 ? nb_randn(NB_SHAPE(c->o), d) : NULL; /* the fused bias on every other case */
             nb_conv_opts o = {.stride = {c->sh, c->sw}, .padding = {c->ph, c->pw ? c->pw : -1},
                               .dilation = {c->dh, c->dw}, .groups = c->groups};
-            nb_tensor *res[2][3] = {{NULL}};
+            nb_tensor *res[2][4] = {{NULL}};
             nb_tensor *v = NULL;
             for (int t = 0; t < 2; t++) {
                 nb_set_num_threads(t + 1);
-                nb_tensor *x = nb_param(nb_clone(x0)), *w = nb_param(nb_clone(w0));
-                nb_tensor *y = nb_conv2d(x, w, NULL, &o);
+                nb_tensor *x = nb_param(nb_clone(x0)), *w = nb_param(nb_clone(w0)), *b = b0 ? nb_param(nb_clone(b0)) : NULL;
+                nb_tensor *y = nb_conv2d(x, w, b, &o);
                 if (!y) break;
                 if (!v) v = nb_randn(nb_ndim(y), nb_shape(y), d);
                 CHECK(nb_backward(nb_sum(nb_mul(y, v), NULL)) == 0);
-                res[t][0] = y, res[t][1] = nb_grad(x), res[t][2] = nb_grad(w);
+                res[t][0] = y, res[t][1] = nb_grad(x), res[t][2] = nb_grad(w), res[t][3] = b ? nb_grad(b) : NULL;
             }
             nb_set_num_threads(saved);
             CHECK_MSG(res[1][2] != NULL, "case %zu: %s", k, nb_last_error());
@@ -247,7 +258,7 @@ static void test_conv2d_gradients_reference(void) {
                 nb_scope_end();
                 continue;
             }
-            for (int r = 0; r < 3; r++)
+            for (int r = 0; r < (b0 ? 4 : 3); r++)
                 CHECK_MSG(h_max_abs_diff(res[0][r], res[1][r]) == 0, "case %zu dtype %s: result %d differs between "
                           "1 and 2 threads", k, nb_dtype_name(d), r);
             int64_t nx = nb_numel(x0), nw = nb_numel(w0);
@@ -260,8 +271,11 @@ static void test_conv2d_gradients_reference(void) {
                       nb_dtype_name(d), h_max_abs_diff(res[0][1], rx));
             CHECK_MSG(h_max_abs_diff(res[0][2], rw) < tol, "case %zu dtype %s: weight gradient off by %g", k,
                       nb_dtype_name(d), h_max_abs_diff(res[0][2], rw));
-            CHECK(h_max_abs_diff(res[0][0], ref_conv(x0, w0, NULL, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups)) <
+            CHECK(h_max_abs_diff(res[0][0], ref_conv(x0, w0, b0, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups)) <
                   (dt ? 1e-10 : 1e-4));
+            if (b0) /* the bias gradient: v summed over samples and positions */
+                CHECK_MSG(h_max_abs_diff(res[0][3], nb_sum(nb_to(v, NB_F64), NB_DIMS(0, 2, 3))) < (dt ? 1e-9 : 1e-3),
+                          "case %zu dtype %s: bias gradient", k, nb_dtype_name(d));
             free(gx), free(gw);
             nb_scope_end();
         }

@@ -6,16 +6,20 @@
  * Each of the three is linear in each argument and the derivatives of each are the other two, so
  * gradients of any order come out of the registry.
  *
- * Work is split by sample, so the column matrix of one sample, cols (C/g * kh * kw, OH * OW), stays
- * in cache between im2col and its GEMM, and no layout copies are needed: per sample and group,
- *   forward     Y_n,g (Og, P) = W_g (Og, K) cols_n (K, P), written in place into y (rows of length P)
- *   input grad  cols_n = W_g^T GY_n,g (GY read in place), then col2im into gx
- *   weight grad GW_g += GY_b,g cols_b^T over blocks b of S samples (S * P >= ~1024 columns), the block
- *               products summed into a fixed number of partial sums, which are added in order at the end
+ * Work is split into blocks of FS samples (FS = 1 for images of >= 512 outputs; more for small ones,
+ * so one GEMM of ~512 columns runs per block and packing is paid once per block); the block's column
+ * matrix, cols (C/g * kh * kw, FS * OH * OW), the windows of its samples side by side, stays in cache
+ * between im2col and its GEMM. Per block and group:
+ *   forward     Y_b,g (Og, FS * P) = W_g (Og, K) cols_b (K, FS * P), written in place into y when FS = 1,
+ *               else into a block matrix copied out to the samples' planes
+ *   input grad  cols_b = W_g^T GY_b,g (W^T transposed once per call; GY gathered into a block matrix
+ *               when FS > 1), then col2im into gx sample by sample
+ *   weight grad GW_g^T (K, Og) = cols_b GY_b,g^T over blocks b of S samples (S * P >= ~1024 columns),
+ *               transposed and summed into a fixed number of partial sums, which are added in order at the end
  * 1x1 convolutions with stride 1 and no padding skip im2col (x already is the column matrix) and
  * col2im. S, the partial sums and every GEMM shape depend on the shapes alone, and each GEMM is itself
- * thread-count independent, so results are bitwise identical for any number of threads: many samples
- * run in parallel (one GEMM each, on one thread), few samples run in turn with parallel GEMMs.
+ * thread-count independent, so results are bitwise identical for any number of threads: many blocks
+ * run in parallel (one block per task, its GEMMs on its thread), few run in turn with parallel GEMMs.
  * Attributes: ints = {sh, sw, ph, pw, dh, dw, groups} and, for the gradients, the shape of the
  * operand they produce: {..., d0, d1, d2, d3}.
  */
@@ -78,12 +82,20 @@ typedef struct conv_job {
     int64_t G, O, Og, Cg, K, P;
     bool direct;          /* 1x1, stride 1, no padding: x is its own column matrix */
     const char *a, *b;    /* the op's inputs in compute type */
+    const char *bias;     /* forward: (O) or NULL, added to each output plane as it is stored */
     char *out;            /* the result in compute type */
+    /* forward and input gradient: blocks of FS samples whose columns lie side by side in one GEMM */
+    int64_t FS;
+    const char *wt;       /* input gradient: W_g^T (K, Og) per group, contiguous */
+    size_t wtcap;
     /* weight gradient: blocks of S samples, partial sums over ranges of blocks */
     int64_t S, NB, NQ;
     char *partials;       /* NQ * O * K when NQ > 1 */
     atomic_bool oom;
 } conv_job;
+
+/* Columns per GEMM aimed at by the forward and input-gradient blocks. */
+#define FS_COLUMNS 512
 
 static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O, const void *a, const void *b, void *out) {
     conv_job j = {.c = c, .z = nb_dtype_size(c), .g = *g, .G = G, .O = O, .Og = O / G, .Cg = g->c / G,
@@ -91,6 +103,11 @@ static conv_job job_of(nb_dtype c, const nbk_conv_geom *g, int64_t G, int64_t O,
     j.K = j.Cg * g->kh * g->kw;
     j.P = g->oh * g->ow;
     j.direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    /* small images: several samples per GEMM, so packing is paid once per block and the GEMM is wide
+     * enough for its kernel (a function of the shapes alone) */
+    j.FS = j.direct || j.P >= FS_COLUMNS ? 1 : FS_COLUMNS / j.P;
+    if (j.FS > g->n) j.FS = g->n;
+    if (j.FS < 1) j.FS = 1;
     atomic_init(&j.oom, false);
     return j;
 }
@@ -112,44 +129,92 @@ static void *scratch(conv_job *j, int64_t elems, size_t *cap) {
     return p;
 }
 
-/* ---- forward: Y_n,g = W_g cols_n ---- */
-static void fwd_chunk(void *ctx, int64_t b, int64_t e) {
-    conv_job *j = ctx;
-    size_t cap = 0, z = j->z;
-    char *cols = j->direct ? NULL : scratch(j, j->K * j->P, &cap);
-    if (!j->direct && !cols) return;
-    const nbk_conv_geom *g = &j->g;
-    for (int64_t n = b; n < e; n++)
-        for (int64_t gi = 0; gi < j->G; gi++) {
-            const char *B = cols;
-            if (j->direct) B = j->a + (size_t)((n * g->c + gi * j->Cg) * j->P) * z;
-            else nbk_im2col_sample(j->c, g, j->a, n, gi * j->Cg, j->Cg, cols, j->P);
-            nbk_gemm(j->c, j->Og, j->P, j->K, j->b + (size_t)(gi * j->Og * j->K) * z, j->K, 1, B, j->P, 1,
-                     j->out + (size_t)((n * j->O + gi * j->Og) * j->P) * z, j->P);
+/* Rows o of the block matrix M (Og, ns * P) back into (or out of) the samples' planes of a tensor with
+ * O channels: sample s's channel o0 + o is columns [s * P, (s + 1) * P) of row o. */
+static void unblock(const conv_job *j, char *t, const char *m, int64_t n0, int64_t ns, int64_t o0) {
+    size_t z = j->z, row = (size_t)j->P * z;
+    for (int64_t o = 0; o < j->Og; o++)
+        for (int64_t s = 0; s < ns; s++)
+            memcpy(t + (size_t)(((n0 + s) * j->O + o0 + o) * j->P) * z, m + (size_t)(o * ns + s) * row, row);
+}
+/* y[r, :] += bias[r] over rows of length len (one pass while the rows are still in cache) */
+static void add_row_bias(nb_dtype c, void *y, const void *bias, int64_t rows, int64_t len) {
+    for (int64_t r = 0; r < rows; r++)
+        if (c == NB_F32) {
+            float *restrict d = (float *)y + r * len, b = ((const float *)bias)[r];
+            for (int64_t i = 0; i < len; i++) d[i] += b;
+        } else {
+            double *restrict d = (double *)y + r * len, b = ((const double *)bias)[r];
+            for (int64_t i = 0; i < len; i++) d[i] += b;
         }
-    if (cols) nbc_block_free(cols, cap);
+}
+static void block(const conv_job *j, char *m, const char *t, int64_t n0, int64_t ns, int64_t o0) {
+    size_t z = j->z, row = (size_t)j->P * z;
+    for (int64_t o = 0; o < j->Og; o++)
+        for (int64_t s = 0; s < ns; s++)
+            memcpy(m + (size_t)(o * ns + s) * row, t + (size_t)(((n0 + s) * j->O + o0 + o) * j->P) * z, row);
 }
 
-/* ---- input gradient: cols_n = W_g^T GY_n,g, then col2im (a = gy, b = w) ---- */
-static void dx_chunk(void *ctx, int64_t b, int64_t e) {
+/* ---- forward: Y_block,g = W_g cols_block, blocks of FS samples ---- */
+static void fwd_chunk(void *ctx, int64_t b, int64_t e) {
     conv_job *j = ctx;
-    size_t cap = 0, z = j->z;
-    char *cols = j->direct ? NULL : scratch(j, j->K * j->P, &cap);
-    if (!j->direct && !cols) return;
-    const nbk_conv_geom *g = &j->g;
-    int64_t plane = g->h * g->w;
-    for (int64_t n = b; n < e; n++) {
-        if (!j->direct) memset(j->out + (size_t)(n * g->c * plane) * z, 0, (size_t)(g->c * plane) * z);
-        for (int64_t gi = 0; gi < j->G; gi++) {
-            const char *gy = j->a + (size_t)((n * j->O + gi * j->Og) * j->P) * z;
-            const char *w = j->b + (size_t)(gi * j->Og * j->K) * z;
-            /* direct: the product is gx's rows for the group's channels (P == H * W) */
-            char *dst = j->direct ? j->out + (size_t)((n * g->c + gi * j->Cg) * plane) * z : cols;
-            nbk_gemm(j->c, j->K, j->P, j->Og, w, 1, j->K, gy, j->P, 1, dst, j->P);
-            if (!j->direct) nbk_col2im_sample(j->c, g, cols, j->P, n, gi * j->Cg, j->Cg, j->out);
+    size_t cap = 0, ycap = 0, z = j->z;
+    int64_t L = j->FS * j->P;
+    char *cols = j->direct ? NULL : scratch(j, j->K * L, &cap);
+    char *yb = j->FS > 1 ? scratch(j, j->Og * L, &ycap) : NULL;
+    if ((j->direct || cols) && (j->FS == 1 || yb)) {
+        const nbk_conv_geom *g = &j->g;
+        for (int64_t blk = b; blk < e; blk++) {
+            int64_t n0 = blk * j->FS, ns = g->n - n0 < j->FS ? g->n - n0 : j->FS, l = ns * j->P;
+            for (int64_t gi = 0; gi < j->G; gi++) {
+                const char *B = cols;
+                if (j->direct) B = j->a + (size_t)((n0 * g->c + gi * j->Cg) * j->P) * z; /* FS == 1 */
+                else
+                    for (int64_t s = 0; s < ns; s++)
+                        nbk_im2col_sample(j->c, g, j->a, n0 + s, gi * j->Cg, j->Cg, cols + (size_t)(s * j->P) * z, l);
+                /* one sample: straight into y; several: into the block matrix, then out to y */
+                char *C = ns == 1 ? j->out + (size_t)((n0 * j->O + gi * j->Og) * j->P) * z : yb;
+                nbk_gemm(j->c, j->Og, l, j->K, j->b + (size_t)(gi * j->Og * j->K) * z, j->K, 1, B, l, 1, C, l);
+                if (j->bias) add_row_bias(j->c, C, j->bias + (size_t)(gi * j->Og) * z, j->Og, l);
+                if (ns > 1) unblock(j, j->out, yb, n0, ns, gi * j->Og);
+            }
         }
     }
     if (cols) nbc_block_free(cols, cap);
+    if (yb) nbc_block_free(yb, ycap);
+}
+
+/* ---- input gradient: cols_block = W_g^T GY_block,g, then col2im (a = gy, b = w, wt = W^T) ---- */
+static void dx_chunk(void *ctx, int64_t b, int64_t e) {
+    conv_job *j = ctx;
+    size_t cap = 0, ycap = 0, z = j->z;
+    int64_t L = j->FS * j->P;
+    char *cols = j->direct ? NULL : scratch(j, j->K * L, &cap);
+    char *gyb = j->FS > 1 ? scratch(j, j->Og * L, &ycap) : NULL;
+    if ((j->direct || cols) && (j->FS == 1 || gyb)) {
+        const nbk_conv_geom *g = &j->g;
+        int64_t plane = g->h * g->w;
+        for (int64_t blk = b; blk < e; blk++) {
+            int64_t n0 = blk * j->FS, ns = g->n - n0 < j->FS ? g->n - n0 : j->FS, l = ns * j->P;
+            if (!j->direct) memset(j->out + (size_t)(n0 * g->c * plane) * z, 0, (size_t)(ns * g->c * plane) * z);
+            for (int64_t gi = 0; gi < j->G; gi++) {
+                const char *gy = j->a + (size_t)((n0 * j->O + gi * j->Og) * j->P) * z;
+                if (ns > 1) {
+                    block(j, gyb, j->a, n0, ns, gi * j->Og);
+                    gy = gyb;
+                }
+                const char *wt = j->wt + (size_t)(gi * j->K * j->Og) * z;
+                /* direct (FS == 1): the product is gx's rows for the group's channels (P == H * W) */
+                char *dst = j->direct ? j->out + (size_t)((n0 * g->c + gi * j->Cg) * plane) * z : cols;
+                nbk_gemm(j->c, j->K, l, j->Og, wt, j->Og, 1, gy, l, 1, dst, l);
+                if (!j->direct)
+                    for (int64_t s = 0; s < ns; s++)
+                        nbk_col2im_sample(j->c, g, cols + (size_t)(s * j->P) * z, l, n0 + s, gi * j->Cg, j->Cg, j->out);
+            }
+        }
+    }
+    if (cols) nbc_block_free(cols, cap);
+    if (gyb) nbc_block_free(gyb, ycap);
 }
 
 /* ---- weight gradient (a = x, b = gy): partial sum q covers blocks [q * NB / NQ, (q + 1) * NB / NQ) ---- */
@@ -163,6 +228,22 @@ static void add_to(nb_dtype c, void *dst, const void *src, int64_t n) {
         const double *restrict s = src;
         for (int64_t i = 0; i < n; i++) d[i] += s[i];
     }
+}
+
+/* dst (m, n) = (or +=) src^T, src (n, m) contiguous */
+static void add_transposed(nb_dtype c, void *dst, const void *src, int64_t m, int64_t n, bool assign) {
+    for (int64_t i = 0; i < m; i++)
+        if (c == NB_F32) {
+            float *restrict d = (float *)dst + i * n;
+            const float *restrict s = (const float *)src + i;
+            if (assign) for (int64_t k = 0; k < n; k++) d[k] = s[k * m];
+            else for (int64_t k = 0; k < n; k++) d[k] += s[k * m];
+        } else {
+            double *restrict d = (double *)dst + i * n;
+            const double *restrict s = (const double *)src + i;
+            if (assign) for (int64_t k = 0; k < n; k++) d[k] = s[k * m];
+            else for (int64_t k = 0; k < n; k++) d[k] += s[k * m];
+        }
 }
 
 static void dw_chunk(void *ctx, int64_t b, int64_t e) {
@@ -190,9 +271,10 @@ static void dw_chunk(void *ctx, int64_t b, int64_t e) {
                         A = gyd;
                     }
                     char *gw = dst + (size_t)(gi * j->Og * j->K) * z;
-                    /* GW_g (Og, K) (+)= A (Og, l) . cols^T (l, K) */
-                    nbk_gemm(j->c, j->Og, j->K, l, A, ns > 1 ? l : j->P, 1, cols, 1, l, first ? gw : tmp, j->K);
-                    if (!first) add_to(j->c, gw, tmp, j->Og * j->K);
+                    /* GW_g^T (K, Og) = cols (K, l) . A^T (l, Og): the long operand, cols, is packed
+                     * row-major (packing cols^T was a strided gather), then GW_g (+)= tmp^T */
+                    nbk_gemm(j->c, j->K, j->Og, l, cols, l, 1, A, 1, ns > 1 ? l : j->P, tmp, j->Og);
+                    add_transposed(j->c, gw, tmp, j->Og, j->K, first);
                 }
             }
         }
@@ -233,37 +315,45 @@ static void *result_buffer(const char *fn, nb_tensor *out, nb_dtype c, size_t *c
 /* ---- conv2d -------------------------------------------------------------------------------------- */
 
 static int conv2d_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_meta *out) {
-    (void)n;
-    nb_tensor *x = in[0], *w = in[1];
+    nb_tensor *x = in[0], *w = in[1], *b = n > 2 ? in[2] : NULL;
+    if (n < 2 || n > 3) return nbc_error(NB_ERR_ARG, "nb_conv2d: expected 2 or 3 inputs; got %d", n);
     int rc = check_conv("nb_conv2d", x->shape, x->ndim, x->dtype, w->shape, w->ndim, w->dtype, a);
     if (rc) return rc;
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0] || !nb_dtype_is_float(b->dtype)))
+        return nbc_error(NB_ERR_ARG, "nb_conv2d: bias has %s; expected a floating [%lld]", nbc_desc(b),
+                         (long long)w->shape[0]);
     nbk_conv_geom g = geom_of(x->shape, w->shape, a);
     int64_t shape[4] = {g.n, w->shape[0], g.oh, g.ow};
-    nbo_meta_set(out, nb_promote_types(x->dtype, w->dtype), 4, shape);
+    nb_dtype d = nb_promote_types(x->dtype, w->dtype);
+    nbo_meta_set(out, b ? nb_promote_types(d, b->dtype) : d, 4, shape);
     return 0;
 }
 
 static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
-    (void)n_in;
     static const char fn[] = "nb_conv2d";
     nb_tensor *y = out[0];
     nb_dtype c = nbk_compute_type(y->dtype);
     nbk_conv_geom g = geom_of(in[0]->shape, in[1]->shape, a);
-    nbo_buffer bx, bw;
+    nbo_buffer bx, bw, bb = {0};
     if (get2(fn, in[0], in[1], c, &bx, &bw)) return NB_ERR_NOMEM;
     size_t rcap;
-    void *res = result_buffer(fn, y, c, &rcap);
+    void *res = n_in > 2 && nbo_buffer_get(fn, in[2], c, &bb) ? NULL : result_buffer(fn, y, c, &rcap);
     int rc = res ? 0 : NB_ERR_NOMEM;
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bx.data, bw.data, res);
-        if (is_depthwise(&j)) nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
-        else run_tasks(g.n, fwd_chunk, &j);
+        j.bias = n_in > 2 ? bb.data : NULL;
+        if (is_depthwise(&j)) {
+            nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
+            for (int64_t s = 0; j.bias && s < g.n; s++)
+                add_row_bias(c, (char *)res + (size_t)(s * j.O * j.P) * j.z, j.bias, j.O, j.P);
+        } else run_tasks((g.n + j.FS - 1) / j.FS, fwd_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, y, c, res, rcap);
         else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
     }
     nbo_buffer_release(&bx);
     nbo_buffer_release(&bw);
+    nbo_buffer_release(&bb);
     return rc;
 }
 
@@ -286,13 +376,20 @@ static int conv2d_bw(const nbo_ctx *c, nb_tensor *const *g, nb_tensor **gin) {
         gin[1] = nbo_apply1(NBO_conv2d_weight_grad, (nb_tensor *[]){x, g[0]}, 2, &a);
         if (!gin[1]) return nb_last_status();
     }
+    /* the bias gradient: g summed over each plane (contiguous rows), then over samples (a sum over
+     * dims 0, 2, 3 at once copied g into a permuted layout first) */
+    if (c->n_in > 2 && c->needs_grad[2] && !(gin[2] = nb_sum(nb_sum(g[0], NB_DIMS(2, 3)), NB_DIMS(0))))
+        return nb_last_status();
     return 0;
 }
 
-const nbo_desc nbo_desc_conv2d = {.name = "conv2d", .bw_name = "ConvolutionBackward", .n_in = 2, .n_out = 1,
-                                  .flags = NBO_SAVE_INPUTS, .attrs = "ints=[sh, sw, ph, pw, dh, dw, groups]",
+/* The bias is an optional third input, added as the output is stored (a separate broadcast add was a
+ * pass over y forward and a copy of the gradient backward). */
+const nbo_desc nbo_desc_conv2d = {.name = "conv2d", .bw_name = "ConvolutionBackward", .n_in = -1, .n_out = 1,
+                                  .flags = NBO_SAVE_INPUTS, .unsaved_inputs = 1u << 2, /* bias */
+                                  .attrs = "ints=[sh, sw, ph, pw, dh, dw, groups]",
                                   .torch = "torch.nn.functional.conv2d",
-                                  .summary = "2-D cross-correlation, NCHW (bias is added by the wrapper)",
+                                  .summary = "2-D cross-correlation, NCHW, with an optional bias",
                                   .infer = conv2d_infer, .forward = conv2d_forward, .backward = conv2d_bw};
 
 /* ---- conv2d_input_grad(gy, w) -> gx --------------------------------------------------------------- */
@@ -311,6 +408,17 @@ static int input_grad_infer(nb_tensor *const *in, int n, const nb_attrs *a, nbc_
     return 0;
 }
 
+/* W^T per group, (K, Og) contiguous, so the input-gradient GEMM packs a row-major A (packing the
+ * transposed view was a strided gather per sample). False (and j->oom) when out of memory. */
+static bool transpose_weight(conv_job *j) {
+    void *wt = scratch(j, j->G * j->K * j->Og, &j->wtcap);
+    if (!wt) return false;
+    int64_t shape[3] = {j->G, j->K, j->Og}, ds[3] = {j->K * j->Og, j->Og, 1}, ss[3] = {j->Og * j->K, 1, j->K};
+    nbk_copy(wt, j->c, ds, j->b, j->c, ss, 3, shape);
+    j->wt = wt;
+    return true;
+}
+
 static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_tensor *const *out) {
     (void)n_in;
     static const char fn[] = "nb_conv2d_input_grad";
@@ -325,7 +433,10 @@ static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a,
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bgy.data, bw.data, res);
         if (is_depthwise(&j)) nbk_depthwise_conv2d_input_grad(c, &g, bgy.data, bw.data, res);
-        else run_tasks(g.n, dx_chunk, &j);
+        else if (transpose_weight(&j)) {
+            run_tasks((g.n + j.FS - 1) / j.FS, dx_chunk, &j);
+            nbc_block_free((void *)j.wt, j.wtcap);
+        }
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gx, c, res, rcap);
         else if (res != nbc_ptr(gx)) nbc_block_free(res, rcap);
@@ -482,23 +593,17 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *bias, const nb_conv_
         a.ints[A_PH] = opts->padding[0] < 0 ? 0 : opts->padding[0];
         a.ints[A_PW] = opts->padding[1] == 0 ? a.ints[A_PH] : (opts->padding[1] < 0 ? 0 : opts->padding[1]);
     }
-    nb_tensor *y = nbo_apply1(NBO_conv2d, (nb_tensor *[]){x, w}, 2, &a);
+    if (bias && (bias->ndim != 1 || w->ndim < 1 || bias->shape[0] != w->shape[0]))
+        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias),
+                         (long long)(w->ndim ? w->shape[0] : 0)), NULL;
+    nb_tensor *y = nbo_apply1(NBO_conv2d, (nb_tensor *[]){x, w, bias}, bias ? 3 : 2, &a);
     for (int d = 2; d < 4 && y; d++)
         if (d == 2 ? crop_h : crop_w) {
             nb_tensor *c = nb_slice(y, d, 1, INT64_MAX, 1);
             nb_free(y);
             y = c;
         }
-    if (!y || !bias) return y;
-    if (bias->ndim != 1 || bias->shape[0] != y->shape[1]) {
-        nb_free(y);
-        return nbc_error(NB_ERR_ARG, "%s: bias has %s; expected [%lld]", fn, nbc_desc(bias), (long long)w->shape[0]), NULL;
-    }
-    nb_tensor *b4 = nb_reshape(bias, NB_SHAPE(1, -1, 1, 1));
-    nb_tensor *r = nb_add(y, b4);
-    nb_free(b4);
-    nb_free(y);
-    return r;
+    return y;
 }
 
 /* ---- conv1d: conv2d over (N, C, 1, L) ------------------------------------------------------------ */

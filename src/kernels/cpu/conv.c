@@ -94,50 +94,119 @@ DEF_IM2COL(double, d)
  * columns inside the image; the rest load as zeros without touching memory) and one store. Rows of a
  * dozen columns were dominated by loop overhead in the scalar version. The element of x at offset
  * `off` from the plane may lie before it (xo < 0); the masked-off lanes are never accessed. */
+#define COL2IM_MAX_MASKS 64  /* (kj, 16-column chunk) masks of col2im kept in a table */
+#define IM2COL_MAX_CHUNKS 32 /* rows up to 512 columns; longer rows take the scalar loops */
 CONV_AVX512 static void im2col_s1_avx512(const nbk_conv_geom *g, const float *x, int64_t cc, float *dst, int64_t ld) {
-    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w;
+    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w, nch = (ow + 15) / 16;
+    if (nch > IM2COL_MAX_CHUNKS) {
+        im2col_f(g, x, cc, dst, ld);
+        return;
+    }
+    __mmask16 mv[IM2COL_MAX_CHUNKS];
+    __mmask16 mlast = mask_n(ow - (nch - 1) * 16);
     for (int64_t c = 0; c < cc; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
                 float *d = dst + ((c * g->kh + ki) * g->kw + kj) * ld;
                 int64_t xo = kj * g->dw - g->pw, lo, hi;
                 valid_range(xo, 1, W, ow, &lo, &hi);
+                /* the load masks depend on kj alone: the columns inside the image */
+                for (int64_t k = 0; k < nch; k++) mv[k] = mask_range(lo - 16 * k, hi - 16 * k);
                 for (int64_t oy = 0; oy < oh; oy++) {
                     int64_t iy = oy * g->sh - g->ph + ki * g->dh;
-                    bool in = iy >= 0 && iy < H;
-                    const float *xr = x + ((c * H + (in ? iy : 0)) * W + xo);
                     float *row = d + oy * ow;
-                    for (int64_t o = 0; o < ow; o += 16) {
-                        __mmask16 mv = in ? mask_range(lo - o, hi - o) : (__mmask16)0;
-                        __m512 v = _mm512_maskz_loadu_ps(mv, xr + o);
-                        /* a full store may run into the next rows, which are written after it, but
-                         * never past this sample's oh * ow columns (masked stores are slower) */
-                        if (oy * ow + o + 16 <= oh * ow) _mm512_storeu_ps(row + o, v);
-                        else _mm512_mask_storeu_ps(row + o, mask_n(ow - o), v);
+                    /* a full store of the last chunk may run into the next row, which is written after
+                     * it, but never past this sample's oh * ow columns (masked stores are slower) */
+                    bool spill = oy * ow + 16 * nch <= oh * ow;
+                    if (iy < 0 || iy >= H) {
+                        for (int64_t k = 0; k + 1 < nch; k++) _mm512_storeu_ps(row + 16 * k, _mm512_setzero_ps());
+                        _mm512_mask_storeu_ps(row + 16 * (nch - 1), spill ? (__mmask16)0xffff : mlast, _mm512_setzero_ps());
+                        continue;
                     }
+                    const float *xr = x + ((c * H + iy) * W + xo);
+                    for (int64_t k = 0; k + 1 < nch; k++)
+                        _mm512_storeu_ps(row + 16 * k, _mm512_maskz_loadu_ps(mv[k], xr + 16 * k));
+                    __m512 v = _mm512_maskz_loadu_ps(mv[nch - 1], xr + 16 * (nch - 1));
+                    if (spill) _mm512_storeu_ps(row + 16 * (nch - 1), v);
+                    else _mm512_mask_storeu_ps(row + 16 * (nch - 1), mlast, v);
                 }
             }
+}
+
+/* Stride 1 in both directions without padding, many rows (the middle layers of small CNNs): the
+ * column row of window tap (c, ki, kj) is the plane of x shifted by (ki * dh, kj * dw) with the last
+ * W - ow columns of each image row skipped, the same gather pattern for every tap. Each 16-column
+ * chunk of it comes from at most 32 consecutive elements of x: two masked loads and one permute with
+ * an index vector computed once per call, then one store (rows shorter than 16 took a masked load
+ * and a store per output row). False, with nothing written, when a chunk spans 32 elements or more. */
+#define IM2COL_PERM_CHUNKS 64
+CONV_AVX512 static bool im2col_s11_perm_avx512(const nbk_conv_geom *g, const float *x, int64_t cc, float *dst,
+                                              int64_t ld) {
+    int64_t ow = g->ow, H = g->h, W = g->w, P = g->oh * ow, nt = (P + 15) / 16;
+    if (nt > IM2COL_PERM_CHUNKS) return false;
+    __m512i idx[IM2COL_PERM_CHUNKS];
+    int64_t f0[IM2COL_PERM_CHUNKS];
+    __mmask16 mlo[IM2COL_PERM_CHUNKS], mhi[IM2COL_PERM_CHUNKS];
+    for (int64_t t = 0; t < nt; t++) {
+        int32_t lane[16];
+        int64_t p0 = 16 * t, dmax = 0;
+        f0[t] = p0 / ow * W + p0 % ow;
+        for (int64_t i = 0; i < 16; i++) {
+            int64_t q = p0 + i, d = q < P ? q / ow * W + q % ow - f0[t] : 0; /* lanes past P are not stored */
+            if (d >= 32) return false;
+            if (d > dmax) dmax = d;
+            lane[i] = (int32_t)d;
+        }
+        idx[t] = _mm512_loadu_si512(lane);
+        mlo[t] = mask_n(dmax + 1); /* only elements up to the last one used are read */
+        mhi[t] = mask_n(dmax + 1 - 16);
+    }
+    __mmask16 mlast = mask_n(P - 16 * (nt - 1));
+    for (int64_t c = 0; c < cc; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *d = dst + ((c * g->kh + ki) * g->kw + kj) * ld;
+                const float *src = x + (c * H + ki * g->dh) * W + kj * g->dw;
+                for (int64_t t = 0; t < nt; t++) {
+                    const float *q = src + f0[t];
+                    __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mlo[t], q), idx[t],
+                                                      _mm512_maskz_loadu_ps(mhi[t], q + 16));
+                    if (t + 1 < nt) _mm512_storeu_ps(d + 16 * t, v);
+                    else _mm512_mask_storeu_ps(d + 16 * t, mlast, v);
+                }
+            }
+    return true;
 }
 
 /* Stride 1 in both directions: each row of x is read once, the contributions of all (ki, kj) added in
  * registers in the scalar order (ki, then kj), and stored once (adding row by row into x, as the
  * scalar version does, re-reads each element right after its masked store). */
 CONV_AVX512 static void col2im_s11_avx512(const nbk_conv_geom *g, const float *src, int64_t ld, int64_t cc, float *x) {
-    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w;
+    int64_t ow = g->ow, oh = g->oh, H = g->h, W = g->w, kw = g->kw, nt = (W + 15) / 16;
+    /* the load masks depend on (kj, chunk) alone: computed once (column t + lane came from
+     * ox = t + lane - xo, valid for 0 <= ox < ow) */
+    __mmask16 mt[COL2IM_MAX_MASKS];
+    bool table = kw * nt <= COL2IM_MAX_MASKS;
+    for (int64_t kj = 0; table && kj < kw; kj++)
+        for (int64_t q = 0; q < nt; q++) {
+            int64_t xo = kj * g->dw - g->pw, t = 16 * q;
+            mt[kj * nt + q] = (__mmask16)(mask_n(W - t) & mask_range(xo - t, ow + xo - t));
+        }
     for (int64_t c = 0; c < cc; c++)
         for (int64_t iy = 0; iy < H; iy++) {
             float *xr = x + (c * H + iy) * W;
-            for (int64_t t = 0; t < W; t += 16) {
+            for (int64_t q = 0; q < nt; q++) {
+                int64_t t = 16 * q;
                 __mmask16 mw = mask_n(W - t);
                 __m512 acc = _mm512_maskz_loadu_ps(mw, xr + t);
                 for (int64_t ki = 0; ki < g->kh; ki++) {
                     int64_t oy = iy + g->ph - ki * g->dh; /* the output row that read x row iy at tap ki */
                     if (oy < 0 || oy >= oh) continue;
-                    for (int64_t kj = 0; kj < g->kw; kj++) {
-                        int64_t xo = kj * g->dw - g->pw; /* column t + lane came from ox = t + lane - xo */
-                        const float *row = src + ((c * g->kh + ki) * g->kw + kj) * ld + oy * ow;
-                        __mmask16 m = (__mmask16)(mw & mask_range(xo - t, ow + xo - t));
-                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, row + (t - xo)));
+                    const float *rows = src + (c * g->kh + ki) * kw * ld + oy * ow + t;
+                    for (int64_t kj = 0; kj < kw; kj++) {
+                        int64_t xo = kj * g->dw - g->pw;
+                        __mmask16 m = table ? mt[kj * nt + q] : (__mmask16)(mw & mask_range(xo - t, ow + xo - t));
+                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, rows + kj * ld - xo));
                     }
                 }
                 _mm512_mask_storeu_ps(xr + t, mw, acc);
@@ -174,12 +243,18 @@ CONV_AVX512 static void col2im_s1_avx512(const nbk_conv_geom *g, const float *sr
 #else
 #define S1_SIMD(t, g) false
 #define im2col_s1_avx512 im2col_f
+#define im2col_s11_perm_avx512(g, x, cc, d, ld) false
 #define col2im_s1_avx512 col2im_f
 #endif
 
 void nbk_im2col_sample(nb_dtype t, const nbk_conv_geom *g, const void *x, int64_t s, int64_t c0, int64_t c_count,
                        void *cols, int64_t ld) {
     int64_t off = (s * g->c + c0) * g->h * g->w;
+    /* the permuting path pays for its index vectors when there are many rows (not for the first,
+     * one-channel layer of a CNN) */
+    if (S1_SIMD(t, g) && g->sh == 1 && g->ph == 0 && g->pw == 0 && c_count * g->kh * g->kw >= 64 &&
+        im2col_s11_perm_avx512(g, (const float *)x + off, c_count, cols, ld))
+        return;
     if (S1_SIMD(t, g)) im2col_s1_avx512(g, (const float *)x + off, c_count, cols, ld);
     else if (t == NB_F32) im2col_f(g, (const float *)x + off, c_count, cols, ld);
     else im2col_d(g, (const double *)x + off, c_count, cols, ld);
