@@ -8,6 +8,8 @@
  *   mlp_nograd_us       784->256->128->10 MLP forward at batch 1 (matmul + bias add + relu), inside
  *                       nb_no_grad_begin/end, one nb_scope_begin/end per forward (per forward, µs)
  *   mlp_grad_us         the same with grad mode on and the weights requiring grad
+ *   matmul_32_ns        nb_matmul of two 32 x 32 f32 matrices, then nb_free (a whole call: dispatch,
+ *                       allocation and the product; per call, ns)
  * Every measurement runs `repeats` times; each repeat runs enough iterations to last at least
  * `min_ms_per_repeat` ms, and the median of the per-iteration times is printed, one `name value` line
  * each (machine-readable; lines starting with '#' are comments). `only`, if given, runs just the
@@ -54,6 +56,15 @@ static void add_body(void *p, long iters) {
     for (long i = 0; i < iters; i++) {
         nb_tensor *r = nb_add(c->a, c->b);
         if (!r) die("nb_add");
+        nb_free(r);
+    }
+}
+
+static void matmul_body(void *p, long iters) {
+    add_ctx *c = p;
+    for (long i = 0; i < iters; i++) {
+        nb_tensor *r = nb_matmul(c->a, c->b);
+        if (!r) die("nb_matmul");
         nb_free(r);
     }
 }
@@ -133,6 +144,14 @@ int main(int argc, char **argv) {
     fflush(stdout);
     nb_free(ac.a);
     nb_free(ac.b);
+
+    /* 32 x 32 matmul, a whole call */
+    add_ctx mm = {nb_randn(NB_SHAPE(32, 32), NB_F32), nb_randn(NB_SHAPE(32, 32), NB_F32)};
+    if (!mm.a || !mm.b) die("nb_randn");
+    if (wanted("matmul_32_ns")) printf("matmul_32_ns %.1f\n", measure(matmul_body, &mm, min_ns, repeats));
+    fflush(stdout);
+    nb_free(mm.a);
+    nb_free(mm.b);
 
     /* (c): MLP forward at batch 1. */
     static const int64_t dims[4] = {784, 256, 128, 10};

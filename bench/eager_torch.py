@@ -60,6 +60,17 @@ def main():
     a.requires_grad_(True)
     print(f"add_1elem_grad_ns {measure(add_body, min_ns, repeats):.1f}", flush=True)
 
+    ma = torch.randn(32, 32)
+    mb = torch.randn(32, 32)
+    mm = torch.mm
+
+    def matmul_body(iters):
+        for _ in range(iters):
+            r = mm(ma, mb)
+            del r
+
+    print(f"matmul_32_ns {measure(matmul_body, min_ns, repeats):.1f}", flush=True)
+
     dims = [784, 256, 128, 10]
     x = torch.randn(1, 784)
     ws = [torch.randn(dims[i], dims[i + 1]) * 0.05 for i in range(3)]
