@@ -389,12 +389,53 @@ static void test_errors(void) {
     CHECK_NULL_WITH(nb_mul(NULL, a), "nb_mul", "#1");
 }
 
+/* Long rows are cut into pieces across threads (kernels/cpu/elementwise.c): 1-D and 2-row tensors
+ * longer than a task's worth, in every layout, with a broadcast operand, for the binary, where,
+ * two-operand (atan2) and three-operand (addcmul) kernels; at 1 and 2 threads. */
+static void test_long_rows_split(void) {
+    ref_seed(17);
+    int64_t n = 100003;
+    double *x = ref_values(n, NB_F32, -4, 4), *y = ref_values(n, NB_F32, -4, 4);
+    double *e = ref_darray(n);
+    int saved = nb_get_num_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        nb_set_num_threads(threads);
+        for (int l = 0; l < REF_LAYOUTS; l++) {
+            nb_tensor *a = ref_tensor(x, NB_SHAPE(n), NB_F32, l);
+            nb_tensor *b = ref_tensor(y, NB_SHAPE(n), NB_F32, (l + 1) % REF_LAYOUTS);
+            ref_set_ctx("long add, %d threads, %s", threads, ref_layout_name[l]);
+            for (int64_t i = 0; i < n; i++) e[i] = (double)((float)x[i] + (float)y[i]);
+            CHECK_REF(nb_add(a, b), NB_F32, NB_SHAPE(n), e, 0, 0);
+            ref_set_ctx("long mul by a broadcast 0-d, %d threads, %s", threads, ref_layout_name[l]);
+            for (int64_t i = 0; i < n; i++) e[i] = (double)((float)x[i] * 2.5f);
+            CHECK_REF(nb_mul(a, nb_scalar(2.5, NB_F32)), NB_F32, NB_SHAPE(n), e, 0, 0);
+            ref_set_ctx("long where, %d threads, %s", threads, ref_layout_name[l]);
+            for (int64_t i = 0; i < n; i++) e[i] = x[i] > y[i] ? x[i] : y[i];
+            CHECK_REF(nb_where(nb_gt(a, b), a, b), NB_F32, NB_SHAPE(n), e, 0, 0);
+            ref_set_ctx("long atan2, %d threads, %s", threads, ref_layout_name[l]);
+            for (int64_t i = 0; i < n; i++) e[i] = atan2(x[i], y[i]);
+            CHECK_REF(nb_atan2(a, b), NB_F32, NB_SHAPE(n), e, 1e-6, 1e-6);
+            ref_set_ctx("long addcmul, %d threads, %s", threads, ref_layout_name[l]);
+            for (int64_t i = 0; i < n; i++) e[i] = x[i] + 0.5 * x[i] * y[i];
+            CHECK_REF(nb_addcmul(a, a, b, 0.5), NB_F32, NB_SHAPE(n), e, 1e-5, 1e-6);
+        }
+        /* two long rows, the second operand broadcast along them */
+        nb_tensor *a2 = ref_contig(x, NB_SHAPE(2, n / 2), NB_F32);
+        nb_tensor *b2 = ref_contig(y, NB_SHAPE(1, n / 2), NB_F32);
+        for (int64_t i = 0; i < 2 * (n / 2); i++) e[i] = (double)((float)x[i] - (float)y[i % (n / 2)]);
+        ref_set_ctx("two long rows, broadcast, %d threads", threads);
+        CHECK_REF(nb_sub(a2, b2), NB_F32, NB_SHAPE(2, n / 2), e, 0, 0);
+    }
+    nb_set_num_threads(saved);
+}
+
 int main(void) {
     REF_RUN(test_promote_types);
     REF_RUN(test_all_dtype_pairs);
     REF_RUN(test_shapes_and_layouts);
     REF_RUN(test_expand_views);
     REF_RUN(test_large);
+    REF_RUN(test_long_rows_split);
     REF_RUN(test_integer_edges);
     REF_RUN(test_nan_and_inf);
     REF_RUN(test_where);

@@ -329,6 +329,7 @@ typedef struct nd_job {
     size_t psize[3], osize;
     int ndim;
     int64_t shape[NB_MAX_DIMS], st[3][NB_MAX_DIMS];
+    int64_t split, piece; /* each row is cut into `split` pieces of `piece` elements (long rows: 1-D tensors) */
 } nd_job;
 
 static void where_run(size_t z, char *o, const uint8_t *c, int64_t cs, const char *a, int64_t as, const char *b,
@@ -357,15 +358,17 @@ static void nd_pw2(nd_job *j, char *o, const char *a, const char *b, int64_t inn
 static void nd_rows(void *ctx, int64_t begin, int64_t end) {
     nd_job *j = ctx;
     int last = j->ndim - 1;
-    int64_t inner = j->shape[last];
-    for (int64_t r = begin; r < end; r++) {
-        int64_t rem = r, off[3] = {0, 0, 0};
+    int64_t inner_all = j->shape[last];
+    for (int64_t u = begin; u < end; u++) {
+        int64_t r = u / j->split, c0 = (u % j->split) * j->piece;
+        int64_t inner = inner_all - c0 < j->piece ? inner_all - c0 : j->piece;
+        int64_t rem = r, off[3] = {c0 * j->st[0][last], c0 * j->st[1][last], c0 * j->st[2][last]};
         for (int d = last - 1; d >= 0; d--) {
             int64_t idx = rem % j->shape[d];
             rem /= j->shape[d];
             for (int q = 0; q < 3; q++) off[q] += idx * j->st[q][d];
         }
-        char *o = j->out + (size_t)(r * inner) * j->osize;
+        char *o = j->out + (size_t)(r * inner_all + c0) * j->osize;
         const char *a = j->p[0] + (size_t)off[0] * j->psize[0];
         const char *b = j->p[1] + (size_t)off[1] * j->psize[1];
         if (j->kind == 1) {
@@ -399,7 +402,11 @@ static void nd_launch(nd_job *j, int ndim, const int64_t *shape, const int64_t *
     for (int d = 0; d < j->ndim - 1; d++) rows *= j->shape[d];
     int64_t inner = j->shape[j->ndim - 1];
     int64_t work = j->work ? j->work : j->op == NBK_POW ? 4096 : 32768;
-    nbc_parallel_for(rows, inner >= work ? 1 : work / inner, nd_rows, j);
+    /* rows longer than a task's worth of work are cut into pieces, so a long 1-D tensor still spreads
+     * over the threads (pieces depend on the shape only: the same split for any thread count) */
+    j->split = inner > work ? (inner + work - 1) / work : 1;
+    j->piece = (inner + j->split - 1) / j->split;
+    nbc_parallel_for(rows * j->split, j->split > 1 ? 1 : work / inner, nd_rows, j);
 }
 
 void nbk_binary_run(nbk_binary op, nb_dtype t, void *out, const void *a, const int64_t *sa, const void *b,
