@@ -25,6 +25,7 @@ typedef __m256 VM;
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define VSUB(a, b) _mm256_sub_ps(a, b)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VDIV(a, b) _mm256_div_ps(a, b)
 #define VSQRT(a) _mm256_sqrt_ps(a)
 #define VMAXX(a, b) _mm256_max_ps(a, b)

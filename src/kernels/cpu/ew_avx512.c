@@ -25,6 +25,7 @@ typedef __mmask16 VM;
 #define VADD(a, b) _mm512_add_ps(a, b)
 #define VSUB(a, b) _mm512_sub_ps(a, b)
 #define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VDIV(a, b) _mm512_div_ps(a, b)
 #define VSQRT(a) _mm512_sqrt_ps(a)
 #define VMAXX(a, b) _mm512_max_ps(a, b)

@@ -32,6 +32,7 @@ typedef int VM;
 #define VADD(a, b) ((a) + (b))
 #define VSUB(a, b) ((a) - (b))
 #define VMUL(a, b) ((a) * (b))
+#define VFMA(a, b, c) fmaf(a, b, c)
 #define VDIV(a, b) ((a) / (b))
 #define VMAXX(a, b) ((a) > (b) ? (a) : (b))
 #define VMINX(a, b) ((a) < (b) ? (a) : (b))
