@@ -115,6 +115,14 @@ static void test_random_sizes(void) {
      * and several k-blocks */
     check_one(301, 530, 75, 0, 0, 0, 0, NB_F32);
     check_one(301, 530, 75, 1, 1, 0, 1, NB_F32);
+    /* few rows and several k-blocks on 2 threads: the one-pass path (sgemm_skinny in gemm.c) */
+    int saved = nb_get_num_threads();
+    nb_set_num_threads(2);
+    check_one(7, 900, 33, 0, 0, 0, 0, NB_F32);
+    check_one(64, 784, 256, 0, 1, 0, 0, NB_F32);
+    check_one(192, 600, 1100, 1, 0, 1, 0, NB_F32);
+    check_one(13, 2000, 17, 1, 1, 0, 1, NB_F32);
+    nb_set_num_threads(saved);
 }
 
 static void test_sizes_f64(void) {
@@ -162,11 +170,14 @@ static void test_batch_broadcast(void) {
 /* nb_linear fuses the bias into the GEMM's last k-block (the micro-kernels' epilogue): it must equal
  * matmul then add bit for bit, at sizes with edge tiles, several k-blocks and row strips. */
 static void test_linear_bias_epilogue(void) {
-    static const int64_t shapes[][3] = {{150, 300, 70}, {301, 530, 33}, {13, 40, 17}, {257, 129, 100}};
+    static const int64_t shapes[][3] = {{150, 300, 70}, {301, 530, 33}, {13, 40, 17}, {257, 129, 100},
+                                        {64, 784, 256}, {100, 600, 70}};
     nb_manual_seed(7);
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    int saved = nb_get_num_threads();
+    for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++) {
+        nb_set_num_threads(s % 2 ? 2 : 1); /* 2 threads: few rows with several k-blocks take the one-pass path */
         nb_scope_begin();
-        int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        int64_t m = shapes[s / 2][0], k = shapes[s / 2][1], n = shapes[s / 2][2];
         nb_tensor *x = nb_randn(NB_SHAPE(m, k), NB_F32), *w = nb_randn(NB_SHAPE(n, k), NB_F32);
         nb_tensor *bias = nb_randn(NB_SHAPE(n), NB_F32);
         nb_tensor *fused = nb_linear(x, w, bias), *sep = nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), bias);
@@ -176,12 +187,15 @@ static void test_linear_bias_epilogue(void) {
                       (long long)k, (long long)n);
         nb_scope_end();
     }
+    nb_set_num_threads(saved);
 }
 
 /* The same product on 1 and 2 threads must match bit for bit (sizes large enough to go parallel). */
 static void test_threads_bitwise(void) {
     static const int64_t shapes[][3] = {{200, 300, 250}, {64, 784, 256}, {64, 256, 784}, {784, 64, 256},
-                                        {33, 1000, 17},  {700, 40, 9},   {5, 2000, 600}, {300, 129, 1100}};
+                                        {33, 1000, 17},  {700, 40, 9},   {5, 2000, 600}, {300, 129, 1100},
+                                        /* few rows, several k-blocks: the one-pass path on 2 threads */
+                                        {7, 900, 33},    {192, 600, 1100}, {13, 2000, 17}, {100, 513, 1025}};
     nb_manual_seed(6);
     int saved = nb_get_num_threads();
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

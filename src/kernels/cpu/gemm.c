@@ -150,6 +150,7 @@ static void epilogue_pass(nb_dtype t, int64_t m, int64_t n, void *c, int64_t ldc
 #define KC_MAX 256   /* k-block: the B~ micro-panel (kc x NR) stays in L1 */
 #define NC_MAX 512   /* columns per task: B~ (kc x nc) in L2 */
 #define MC_MAX 4096  /* rows of A~ packed at once (shared, L3) */
+#define SKINNY_M 192 /* up to this many rows with several k-blocks and 2+ threads: sgemm_skinny */
 #define MC_L2 48     /* rows of A~ (MC_L2 x kc) a task streams past each B~ micro-panel (in L1); a
                         multiple of every MR. Measured at 2048^3 on a busy machine: 12..48 ~190
                         GFLOP/s, 72..96 ~187, 120..144 173..183 */
@@ -237,6 +238,90 @@ static void sg_task_chunk(void *ctx, int64_t b, int64_t e) {
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* ---- few rows, several k-blocks: one parallel pass ----------------------------------------------
+ * With M small (a linear layer at batch 64) each k-block's work is only a few microseconds, and the
+ * general driver's two parallel sections per k-block (pack A~, then the tasks) cost as much as the
+ * work itself on 2 threads. Here A~ is packed once for every k-block, then each task (a column
+ * block) walks all k-blocks on its own: one parallel section per call. Each element of C still gets
+ * its k-blocks in order with the same micro-kernel calls, so results equal the general driver's. */
+typedef struct sk_job {
+    const nbk_sgemm_arch *ar;
+    int64_t m, n, k, nkb, kcb, mpad; /* mpad: rows of A~ rounded up to MR */
+    const float *a, *b;
+    int64_t rsa, csa, rsb, csb;
+    float *c;
+    int64_t ldc;
+    const float *bias;
+    bool relu;
+    float *pa;     /* A~ of k-block q at pa + q * mpad * kcb */
+    int64_t nc_t, tasks;
+    atomic_bool oom;
+} sk_job;
+
+static void sk_pack_a_chunk(void *ctx, int64_t b, int64_t e) {
+    sk_job *g = ctx;
+    int64_t mr = g->ar->mr, panels = g->mpad / mr;
+    for (int64_t u = b; u < e; u++) {
+        int64_t q = u / panels, r0 = (u % panels) * mr, r1 = r0 + mr < g->m ? r0 + mr : g->m;
+        int64_t p0 = q * g->kcb, kc = g->k - p0 < g->kcb ? g->k - p0 : g->kcb;
+        g->ar->pack_a(g->pa + q * g->mpad * g->kcb + r0 * kc, g->a + r0 * g->rsa + p0 * g->csa, g->rsa, g->csa,
+                      r1 - r0, kc);
+    }
+}
+
+static void sk_task_chunk(void *ctx, int64_t b, int64_t e) {
+    sk_job *g = ctx;
+    const nbk_sgemm_arch *ar = g->ar;
+    int64_t mr = ar->mr, nr = ar->nr;
+    size_t cap;
+    float *pb = nbc_block_alloc((size_t)(g->kcb * ((g->nc_t + nr - 1) / nr * nr)) * sizeof(float), &cap);
+    if (!pb) {
+        atomic_store(&g->oom, true);
+        return;
+    }
+    for (int64_t t = b; t < e; t++) {
+        int64_t j0 = t * g->nc_t, j1 = j0 + g->nc_t < g->n ? j0 + g->nc_t : g->n;
+        for (int64_t q = 0; q < g->nkb; q++) {
+            int64_t p0 = q * g->kcb, kc = g->k - p0 < g->kcb ? g->k - p0 : g->kcb;
+            bool last = q == g->nkb - 1;
+            int flags = (q > 0 ? NBK_TILE_ACC : 0) | (last && g->relu ? NBK_TILE_RELU : 0);
+            const float *pa = g->pa + q * g->mpad * g->kcb;
+            ar->pack_b(pb, g->b + p0 * g->rsb + j0 * g->csb, g->rsb, g->csb, kc, j1 - j0);
+            for (int64_t jr = j0; jr < j1; jr += nr) {
+                int nrem = (int)(j1 - jr < nr ? j1 - jr : nr);
+                const float *bias = last && g->bias ? g->bias + jr : NULL;
+                for (int64_t ir = 0; ir < g->m; ir += mr) {
+                    int mrem = (int)(g->m - ir < mr ? g->m - ir : mr);
+                    ar->tile(kc, pa + ir * kc, pb + (jr - j0) * kc, g->c + ir * g->ldc + jr, g->ldc, mrem, nrem, flags,
+                             bias);
+                }
+            }
+        }
+    }
+    nbc_block_free(pb, cap);
+}
+
+/* Returns false when memory ran out (C untouched or partly written; the caller recomputes). */
+static bool sgemm_skinny(const nbk_sgemm_arch *ar, int64_t m, int64_t n, int64_t k, int64_t threads, const float *a,
+                         int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c, int64_t ldc,
+                         const float *bias, bool relu) {
+    int64_t nkb = ceil_div(k, KC_MAX), kcb = ceil_div(k, nkb), mr = ar->mr, nr = ar->nr;
+    sk_job g = {.ar = ar, .m = m, .n = n, .k = k, .nkb = nkb, .kcb = kcb, .mpad = ceil_div(m, mr) * mr, .a = a,
+                .b = b, .rsa = rsa, .csa = csa, .rsb = rsb, .csb = csb, .c = c, .ldc = ldc, .bias = bias, .relu = relu};
+    atomic_init(&g.oom, false);
+    /* column tasks: <= NC_MAX wide, a multiple of the thread count, as the general driver */
+    int64_t tn = ceil_div(ceil_div(n, NC_MAX), threads) * threads;
+    g.nc_t = ceil_div(ceil_div(n, tn), nr) * nr;
+    g.tasks = ceil_div(n, g.nc_t);
+    size_t acap;
+    g.pa = nbc_block_alloc((size_t)(g.mpad * kcb * nkb) * sizeof(float), &acap);
+    if (!g.pa) return false;
+    nbc_parallel_for(nkb * (g.mpad / mr), threads == 1 ? nkb * (g.mpad / mr) : 4, sk_pack_a_chunk, &g);
+    nbc_parallel_for(g.tasks, 1, sk_task_chunk, &g);
+    nbc_block_free(g.pa, acap);
+    return !atomic_load(&g.oom);
+}
+
 /* ---- small and skinny f32 products: no packing of A, B read in place when its rows are contiguous */
 
 typedef struct sm_job {
@@ -294,6 +379,9 @@ static bool sgemm_packed(const nbk_sgemm_arch *ar, int64_t m, int64_t n, int64_t
     int64_t mr = ar->mr, nr = ar->nr;
     double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t threads = flops < PAR_MIN_FLOPS ? 1 : nb_get_num_threads();
+    /* few rows (one task row, A~ of every k-block a small buffer) and several k-blocks: one pass */
+    if (threads > 1 && m <= SKINNY_M && k > KC_MAX && ceil_div(n, NC_MAX) <= threads * 4)
+        return sgemm_skinny(ar, m, n, k, threads, a, rsa, csa, b, rsb, csb, c, ldc, bias, relu);
     /* k-blocks: as even as possible, a function of K alone */
     int64_t nkb = ceil_div(k, KC_MAX), kcb = ceil_div(k, nkb);
     sg_job g = {.ar = ar, .m = m, .n = n, .k = k, .a = a, .b = b, .rsa = rsa, .csa = csa, .rsb = rsb, .csb = csb,
