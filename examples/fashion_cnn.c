@@ -1,12 +1,14 @@
 /* examples/fashion_cnn.c — a small CNN on Fashion-MNIST with Adam (lr 1e-3, batch 64): two
  * convolution + max-pool blocks (the first with batch norm), then two linear layers with dropout,
- * trained with random crops (padding 2) and horizontal flips and a cosine learning-rate schedule.
+ * trained with random crops (padding 2) and horizontal flips, a cosine learning-rate schedule and label
+ * smoothing 0.1 (nb_cross_entropy's label_smoothing, as torch's).
  * Usage: fashion_cnn [epochs] [data_dir]   (see fashion_common.h) */
 #include "fashion_common.h"
 
 int main(int argc, char **argv) {
     static const fashion_cfg cfg = {.name = "fashion_cnn", .epochs = 30, .flatten = false, .lr = 1e-3,
-                                    .augment = {.random_crop_padding = 2, .random_hflip = true}, .cosine = true};
+                                    .augment = {.random_crop_padding = 2, .random_hflip = true}, .cosine = true,
+                                    .label_smoothing = 0.1};
     nb_manual_seed(1);
     nb_pool_opts pool2 = {.kernel = {2}};
     nb_module *net = nb_sequential(

@@ -25,6 +25,7 @@ typedef struct fashion_cfg {
     double lr;
     nb_augment_opts augment; /* training-time augmentation */
     bool cosine;             /* cosine-anneal the learning rate to 0 over the epochs */
+    double label_smoothing;  /* of the training loss (torch's label_smoothing); 0: none */
 } fashion_cfg;
 
 #define FAIL(what)                                                                                 \
@@ -124,7 +125,8 @@ static int fashion_run(const fashion_cfg *cfg, nb_module *net, int argc, char **
         for (nb_batch b; nb_loader_next(loader, &b);) {
             nb_scope_begin();
             nb_tensor *logits = nb_module_forward(net, b.x);
-            nb_tensor *loss = nb_cross_entropy(logits, b.y, NULL);
+            nb_tensor *loss =
+                nb_cross_entropy(logits, b.y, &(nb_cross_entropy_opts){.label_smoothing = cfg->label_smoothing});
             nb_optimizer_zero_grad(opt);
             if (!loss || nb_backward(loss) != 0 || nb_optimizer_step(opt) != 0) FAIL("training step");
             int64_t n = nb_size(b.y, 0);
