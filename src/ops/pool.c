@@ -56,20 +56,16 @@ static int max_pool2d_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb
     nbk_conv_geom g = pool_geom(x->shape, a);
     nbo_buffer bx;
     if (nbo_buffer_get(fn, x, c, &bx)) return NB_ERR_NOMEM;
-    size_t cap = 0;
-    int64_t numel = nbc_numel(4, y->shape);
-    void *res = y->dtype == c ? nbc_ptr(y) : nbc_block_alloc((size_t)numel * nb_dtype_size(c), &cap);
-    if (!res) {
+    nbo_result r;
+    if (nbo_result_get(fn, y, c, &r)) {
         nbo_buffer_release(&bx);
-        return nbc_oom(fn);
+        return NB_ERR_NOMEM;
     }
+    void *res = r.data;
     bool k22 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
     if (!(k22 && c == NB_F32 && nbk_maxpool2x2_f32(g.n * g.c, g.h, g.w, g.oh, g.ow, bx.data, res, nbc_ptr(out[1]))))
         nbk_max_pool2d(c, &g, bx.data, res, nbc_ptr(out[1]));
-    if (res != nbc_ptr(y)) {
-        nbk_convert(nbc_ptr(y), y->dtype, res, c, numel);
-        nbc_block_free(res, cap);
-    }
+    nbo_result_finish(y, c, &r, true);
     nbo_buffer_release(&bx);
     return 0;
 }
@@ -120,24 +116,19 @@ static int scatter_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_te
         return NB_ERR_NOMEM;
     }
     int64_t planes = gx->shape[0] * gx->shape[1], in_size = gx->shape[2] * gx->shape[3];
-    int64_t out_size = g->shape[2] * g->shape[3], numel = planes * in_size;
-    size_t cap = 0;
-    void *res = gx->dtype == c ? nbc_ptr(gx) : nbc_block_alloc((size_t)numel * nb_dtype_size(c), &cap);
-    int rc = 0;
-    if (!res) {
-        rc = nbc_oom(fn);
-    } else {
+    int64_t out_size = g->shape[2] * g->shape[3];
+    nbo_result r;
+    int rc = nbo_result_get(fn, gx, c, &r);
+    if (!rc) {
         const int64_t *ix = bi.data;
         /* outside data may flow in here: the kernel checks every index as it goes */
-        if (nbk_maxpool_scatter(c, planes, gx->shape[2], gx->shape[3], g->shape[2], g->shape[3], bg.data, ix, res)) {
-            if (res != nbc_ptr(gx)) nbk_convert(nbc_ptr(gx), gx->dtype, res, c, numel);
-        } else {
-            for (int64_t k = 0; k < planes * out_size && !rc; k++) /* name the first bad one */
-                if (ix[k] < 0 || ix[k] >= in_size)
-                    rc = nbc_error(NB_ERR_ARG, "%s: index %lld is out of range for a plane of %lld", fn,
-                                   (long long)ix[k], (long long)in_size);
-        }
-        if (res != nbc_ptr(gx)) nbc_block_free(res, cap);
+        bool ok = nbk_maxpool_scatter(c, planes, gx->shape[2], gx->shape[3], g->shape[2], g->shape[3], bg.data, ix,
+                                      r.data);
+        for (int64_t k = 0; !ok && k < planes * out_size && !rc; k++) /* name the first bad one */
+            if (ix[k] < 0 || ix[k] >= in_size)
+                rc = nbc_error(NB_ERR_ARG, "%s: index %lld is out of range for a plane of %lld", fn, (long long)ix[k],
+                               (long long)in_size);
+        nbo_result_finish(gx, c, &r, ok);
     }
     nbo_buffer_release(&bi);
     nbo_buffer_release(&bg);

@@ -126,16 +126,10 @@ static int rs_run(const nb_attrs *a, nb_tensor *x, nb_tensor *y, bool adjoint) {
     nb_dtype c = nbk_compute_type(y->dtype);
     nbo_buffer bx = {0};
     if (!rc && nbo_buffer_get(fn, x, c, &bx)) rc = NB_ERR_NOMEM;
-    size_t cap = 0;
-    int64_t numel = nbc_numel(4, y->shape);
-    void *res = NULL;
-    if (!rc) {
-        res = y->dtype == c ? nbc_ptr(y) : nbc_block_alloc((size_t)numel * nb_dtype_size(c), &cap);
-        if (!res) rc = nbc_oom(fn);
-    }
-    if (!rc && !nbk_resample2d(c, y->shape[0] * y->shape[1], &bh, &bw, bx.data, res, adjoint)) rc = nbc_oom(fn);
-    if (!rc && res != nbc_ptr(y)) nbk_convert(nbc_ptr(y), y->dtype, res, c, numel);
-    if (res && res != nbc_ptr(y)) nbc_block_free(res, cap);
+    nbo_result r = {0};
+    bool have_r = !rc && !(rc = nbo_result_get(fn, y, c, &r));
+    if (!rc && !nbk_resample2d(c, y->shape[0] * y->shape[1], &bh, &bw, bx.data, r.data, adjoint)) rc = nbc_oom(fn);
+    if (have_r) nbo_result_finish(y, c, &r, !rc);
     if (bx.data) nbo_buffer_release(&bx);
     band_free(&bh);
     band_free(&bw);
@@ -267,19 +261,15 @@ static int amp_forward(nb_tensor *const *in, int n, const nb_attrs *a, nb_tensor
     nb_dtype c = nbk_compute_type(x->dtype);
     nbo_buffer bx;
     if (nbo_buffer_get(fn, x, c, &bx)) return NB_ERR_NOMEM;
-    size_t cap = 0;
-    int64_t numel = nbc_numel(4, y->shape);
-    void *res = y->dtype == c ? nbc_ptr(y) : nbc_block_alloc((size_t)numel * nb_dtype_size(c), &cap);
-    if (!res) {
+    nbo_result r;
+    if (nbo_result_get(fn, y, c, &r)) {
         nbo_buffer_release(&bx);
-        return nbc_oom(fn);
+        return NB_ERR_NOMEM;
     }
+    void *res = r.data;
     nbk_adaptive_max_pool2d(c, x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2], y->shape[3], bx.data,
                             res, nbc_ptr(out[1]));
-    if (res != nbc_ptr(y)) {
-        nbk_convert(nbc_ptr(y), y->dtype, res, c, numel);
-        nbc_block_free(res, cap);
-    }
+    nbo_result_finish(y, c, &r, true);
     nbo_buffer_release(&bx);
     return 0;
 }
