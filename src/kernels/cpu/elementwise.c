@@ -13,16 +13,6 @@
 
 /* ---- unary ------------------------------------------------------------------------------------- */
 
-#define UNARY_LOOP(T, EXPR)                                                                        \
-    do {                                                                                           \
-        const T *restrict X = x;                                                                   \
-        T *restrict Y = y;                                                                         \
-        for (int64_t i = 0; i < n; i++) {                                                          \
-            T v = X[i];                                                                            \
-            Y[i] = (EXPR);                                                                         \
-        }                                                                                          \
-    } while (0)
-
 #define UNARY_FLOAT(T, SUF)                                                                        \
     static void unary_##SUF(nbk_unary op, const void *x, void *y, int64_t n) {                     \
         switch (op) {                                                                              \

@@ -49,4 +49,19 @@ extern const nbk_ew_arch nbk_ew_avx512;
 extern const nbk_ew_arch nbk_ew_avx2;
 #endif
 
+
+/* The plain contiguous loop behind the portable kernels (elementwise.c, ew_pointwise.c):
+ * y[i] = EXPR with v = x[i], over n elements of the x and y in scope. */
+#define MAP_LOOP(TIN, TOUT, EXPR)                                                                  \
+    do {                                                                                           \
+        const TIN *restrict X = x;                                                                 \
+        TOUT *restrict Y = y;                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            TIN v = X[i];                                                                          \
+            Y[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } while (0)
+#define UNARY_LOOP(T, EXPR) MAP_LOOP(T, T, EXPR)       /* same type in and out */
+#define BOOL_LOOP(T, EXPR) MAP_LOOP(T, uint8_t, EXPR)  /* a predicate: bool (u8) out */
+
 #endif

@@ -15,27 +15,7 @@
 #define PW_SELECTS
 #endif
 
-#define UNARY_LOOP(T, EXPR)                                                                        \
-    do {                                                                                           \
-        const T *restrict X = x;                                                                   \
-        T *restrict Y = y;                                                                         \
-        for (int64_t i = 0; i < n; i++) {                                                          \
-            T v = X[i];                                                                            \
-            Y[i] = (EXPR);                                                                         \
-        }                                                                                          \
-    } while (0)
-
 /* ---- unary long tail (nbk_pw1) ------------------------------------------------------------------ */
-
-#define BOOL_LOOP(T, EXPR)                                                                         \
-    do {                                                                                           \
-        const T *restrict X = x;                                                                   \
-        uint8_t *restrict Y = y;                                                                   \
-        for (int64_t i = 0; i < n; i++) {                                                          \
-            T v = X[i];                                                                            \
-            Y[i] = (EXPR);                                                                         \
-        }                                                                                          \
-    } while (0)
 
 /* Each formula is the one PyTorch's CPU kernels use, except where a more accurate equivalent exists
  * (gelu through erfc: no cancellation in the negative tail; elu through expm1). Comparisons are
