@@ -115,6 +115,8 @@ static void test_random_sizes(void) {
      * and several k-blocks */
     check_one(301, 530, 75, 0, 0, 0, 0, NB_F32);
     check_one(301, 530, 75, 1, 1, 0, 1, NB_F32);
+    /* every row count of the last A~ strip (the packed kernel has 12-, 8-, 4- and 2-row variants) */
+    for (int64_t r = 1; r <= 12; r++) check_one(132 + r, 150, 130, r & 1, (r >> 1) & 1, 0, 0, NB_F32);
     /* few rows and several k-blocks on 2 threads: the one-pass path (sgemm_skinny in gemm.c) */
     int saved = nb_get_num_threads();
     nb_set_num_threads(2);

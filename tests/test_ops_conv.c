@@ -2,6 +2,7 @@
  * too), dilation, groups, bias, ceil_mode, indices, awkward sizes, strided input views, f32 and f64,
  * and the error messages for bad shapes. */
 #include "harness.h"
+#include "respawn.h"
 
 /* Plain reference convolution on f64 copies. x (N, C, H, W), w (O, C/g, kh, kw). */
 static nb_tensor *ref_conv(nb_tensor *x, nb_tensor *w, nb_tensor *b, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
@@ -229,6 +230,12 @@ static void test_conv2d_gradients_reference(void) {
          * dilation, groups, and a 3x9 window on 10 columns whose chunks span too much (the fallback) */
         {3, 8, 13, 13, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1, false}, {2, 8, 11, 9, 3, 3, 3, 1, 1, 0, 0, 2, 1, 1, false},
         {3, 16, 7, 7, 4, 3, 3, 1, 1, 0, 0, 1, 1, 2, false},  {2, 3, 12, 10, 3, 3, 9, 1, 1, 0, 0, 1, 1, 1, false},
+        /* the direct weight gradient (kernels/cpu/conv_wgrad.c: C * kh * kw <= 32, stride 1 across):
+         * blocks of 4 (5 wide) and 3 (7 wide) output channels with a partial last block, vertical
+         * stride and padding, 1x1, rows of 40 (three chunks) and of 298 columns (too long: the GEMM) */
+        {3, 1, 12, 40, 9, 5, 5, 1, 1, 2, 2, 1, 1, 1, false}, {2, 1, 9, 20, 5, 3, 7, 2, 1, 1, 3, 1, 1, 1, false},
+        {5, 3, 8, 8, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},  {2, 1, 3, 300, 2, 1, 3, 1, 1, 0, 0, 1, 1, 1, false},
+        {33, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -444,5 +451,6 @@ int main(void) {
     RUN(test_conv2d_gradients_reference);
     RUN(test_max_pool2d_fast_paths);
     RUN(test_depthwise_vs_general);
+    respawn_lower_levels("NABLA_CONV_TEST_CHILD");
     return harness_finish();
 }

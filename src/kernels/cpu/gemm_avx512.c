@@ -106,100 +106,33 @@ AVX512_ATTR static void avx512_pack_b(float *restrict dst, const float *restrict
     }
 }
 
+#define TILE_NAME avx512_tile12
 #define PAIRS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#include "gemm_avx512_tile.inc"
+#undef TILE_NAME
+#undef PAIRS
+#define TILE_NAME avx512_tile8
+#define PAIRS(X) X(0) X(1) X(2) X(3)
+#include "gemm_avx512_tile.inc"
+#undef TILE_NAME
+#undef PAIRS
+#define TILE_NAME avx512_tile4
+#define PAIRS(X) X(0) X(1)
+#include "gemm_avx512_tile.inc"
+#undef TILE_NAME
+#undef PAIRS
+#define TILE_NAME avx512_tile2
+#define PAIRS(X) X(0)
+#include "gemm_avx512_tile.inc"
+#undef TILE_NAME
+#undef PAIRS
 
-/* The k-loop works on pairs of rows (2q, 2q+1): one 64-bit broadcast puts a(2q) in the even lanes
- * and a(2q+1) in the odd lanes, and B~'s vectors are loaded twice, as their even columns duplicated
- * (movsldup) and their odd columns duplicated (movshdup). Then
- *   e = sldup(b) * pair: lane 2j = a(2q) b(2j), lane 2j+1 = a(2q+1) b(2j)
- *   o = shdup(b) * pair: lane 2j = a(2q) b(2j+1), lane 2j+1 = a(2q+1) b(2j+1)
- * and after the loop row 2q = (e even lanes, o even lanes) interleaved, row 2q+1 = (e odd, o odd).
- * Per k step that is 4 vector loads + 6 broadcasts for 24 FMAs instead of 2 + 12 (OpenBLAS's
- * SkylakeX kernels use the same duplication trick): the broadcasts were what held the plain
- * 12-broadcast loop at ~84% of the FMA peak. Every product is still one FMA into one accumulator per
- * element, in k order, so the results are those of the plain loop. */
-AVX512_ATTR NBK_KERNEL static void avx512_tile(int64_t kc, const float *restrict pa, const float *restrict pb,
-                                               float *restrict c, int64_t ldc, int mr, int nr, int flags,
-                                               const float *restrict bias) {
-#define DECL(q) __m512 e##q##a = _mm512_setzero_ps(), e##q##b = _mm512_setzero_ps(), o##q##a = _mm512_setzero_ps(), \
-                       o##q##b = _mm512_setzero_ps();
-    PAIRS(DECL)
-#undef DECL
-    /* pull the C tile towards L1 while the k-loop runs */
-#define PF(r) if (r < mr) { _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0); }
-    if (flags & NBK_TILE_ACC) { PF(0) PF(1) PF(2) PF(3) PF(4) PF(5) PF(6) PF(7) PF(8) PF(9) PF(10) PF(11) }
-#undef PF
-#define STEP(q, u)                                                                                 \
-    {                                                                                              \
-        __m512 av = _mm512_castpd_ps(_mm512_set1_pd(*(const double *)(pa + (u) * MR + 2 * q)));    \
-        e##q##a = _mm512_fmadd_ps(av, be0, e##q##a);                                               \
-        o##q##a = _mm512_fmadd_ps(av, bo0, o##q##a);                                               \
-        e##q##b = _mm512_fmadd_ps(av, be1, e##q##b);                                               \
-        o##q##b = _mm512_fmadd_ps(av, bo1, o##q##b);                                               \
-    }
-#define KSTEP(u)                                                                                   \
-    {                                                                                              \
-        __m512 be0 = _mm512_moveldup_ps(_mm512_load_ps(pb + (u) * NR));                            \
-        __m512 bo0 = _mm512_movehdup_ps(_mm512_load_ps(pb + (u) * NR));                            \
-        __m512 be1 = _mm512_moveldup_ps(_mm512_load_ps(pb + (u) * NR + 16));                       \
-        __m512 bo1 = _mm512_movehdup_ps(_mm512_load_ps(pb + (u) * NR + 16));                       \
-        STEP(0, u) STEP(1, u) STEP(2, u) STEP(3, u) STEP(4, u) STEP(5, u)                          \
-    }
-    /* unrolled by KU so the pointer updates and the loop branch (scalar uops that can take an FMA
-     * port's slot) come once per KU steps: +4% with A~ streaming from L2 in a kernel-only loop,
-     * +1..2% on whole 256..512 products */
-    int64_t p = 0;
-    for (; p + KU <= kc; p += KU) {
-        KSTEP(0) KSTEP(1) KSTEP(2) KSTEP(3)
-        pa += KU * MR;
-        pb += KU * NR;
-    }
-    for (; p < kc; p++) {
-        KSTEP(0)
-        pa += MR;
-        pb += NR;
-    }
-#undef KSTEP
-#undef STEP
-    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps(), zero = _mm512_setzero_ps();
-    if (bias) {
-        bias0 = _mm512_maskz_loadu_ps(m0, bias);
-        bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-    }
-    int acc = flags & NBK_TILE_ACC, relu = flags & NBK_TILE_RELU;
-    const __mmask16 odd = 0xaaaa, even = 0x5555;
-#define STORE1(r, x0, x1)                                                                          \
-    if (r < mr) {                                                                                  \
-        float *cr = c + (int64_t)(r) * ldc;                                                        \
-        if (acc) {                                                                                 \
-            x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), x0);                                 \
-            x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), x1);                            \
-        }                                                                                          \
-        if (bias) {                                                                                \
-            x0 = _mm512_add_ps(x0, bias0);                                                         \
-            x1 = _mm512_add_ps(x1, bias1);                                                         \
-        }                                                                                          \
-        if (relu) {                                                                                \
-            x0 = _mm512_max_ps(zero, x0);                                                          \
-            x1 = _mm512_max_ps(zero, x1);                                                          \
-        }                                                                                          \
-        _mm512_mask_storeu_ps(cr, m0, x0);                                                         \
-        _mm512_mask_storeu_ps(cr + 16, m1, x1);                                                    \
-    }
-#define STORE(q)                                                                                   \
-    {                                                                                              \
-        __m512 r0a = _mm512_mask_moveldup_ps(e##q##a, odd, o##q##a);                               \
-        __m512 r0b = _mm512_mask_moveldup_ps(e##q##b, odd, o##q##b);                               \
-        __m512 r1a = _mm512_mask_movehdup_ps(o##q##a, even, e##q##a);                              \
-        __m512 r1b = _mm512_mask_movehdup_ps(o##q##b, even, e##q##b);                              \
-        STORE1(2 * q, r0a, r0b)                                                                    \
-        STORE1(2 * q + 1, r1a, r1b)                                                                \
-    }
-    PAIRS(STORE)
-#undef STORE
-#undef STORE1
+/* The tile for mr rows: the variant with the fewest row pairs that covers them (A~ keeps its 12-row
+ * panels; the smaller variants read the first rows of each k step). */
+AVX512_ATTR static void avx512_tile(int64_t kc, const float *pa, const float *pb, float *c, int64_t ldc, int mr,
+                                    int nr, int flags, const float *bias) {
+    nbk_sgemm_tile_fn f = mr > 8 ? avx512_tile12 : mr > 4 ? avx512_tile8 : mr > 2 ? avx512_tile4 : avx512_tile2;
+    f(kc, pa, pb, c, ldc, mr, nr, flags, bias);
 }
 
 /* Unpacked 6 x 64 kernel for small and skinny products: A read in place (any strides, six row

@@ -1,0 +1,17 @@
+/* kernels/cpu/conv_wgrad.h — direct weight gradient for convolutions with short filters (see
+ * conv_wgrad.c). */
+#ifndef NABLA_KERNELS_CONV_WGRAD_H
+#define NABLA_KERNELS_CONV_WGRAD_H
+
+#include "conv.h"
+
+/* Filters with at most this many elements (C_in * kh * kw) take the direct path. */
+#define NBK_WGRAD_MAX_K 32
+
+/* gw (O, C, kh, kw) = the adjoint of a dense (groups = 1) f32 conv2d in its weight, for x
+ * (N, C, H, W) and gy (N, O, oh, ow), both contiguous. Returns false, with nothing written, when the
+ * direct path does not apply (no AVX-512, horizontal stride other than 1, kw > 7, long filters, output
+ * rows over 256 columns); the caller then takes the GEMM path. Thread-count independent. */
+bool nbk_conv2d_weight_grad_direct(const nbk_conv_geom *g, int64_t O, const float *x, const float *gy, float *gw);
+
+#endif
