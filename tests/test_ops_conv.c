@@ -236,6 +236,11 @@ static void test_conv2d_gradients_reference(void) {
         {3, 1, 12, 40, 9, 5, 5, 1, 1, 2, 2, 1, 1, 1, false}, {2, 1, 9, 20, 5, 3, 7, 2, 1, 1, 3, 1, 1, 1, false},
         {5, 3, 8, 8, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, false},  {2, 1, 3, 300, 2, 1, 3, 1, 1, 0, 0, 1, 1, 1, false},
         {33, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, false},
+        /* the packed weight gradient (conv_wgrad_gemm.c, longer filters): stride 2 with padding,
+         * several A~ and B~ panels (O = 20, K = 144) with several samples per k-block, and images of
+         * more than 256 outputs cut into pixel ranges (P = 400: two ranges per sample) */
+        {3, 8, 11, 12, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, false}, {5, 16, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},
+        {3, 5, 20, 20, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, false}, {2, 6, 9, 9, 13, 3, 2, 1, 1, 1, 0, 2, 2, 1, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -523,7 +523,9 @@ static int weight_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], ws[0], bx.data, bgy.data, res);
         if (is_depthwise(&j)) nbk_depthwise_conv2d_weight_grad(c, &g, bx.data, bgy.data, res);
-        else if (!(c == NB_F32 && j.G == 1 && nbk_conv2d_weight_grad_direct(&g, j.O, bx.data, bgy.data, res)))
+        else if (!(c == NB_F32 && j.G == 1 &&
+                   (nbk_conv2d_weight_grad_direct(&g, j.O, bx.data, bgy.data, res) ||
+                    nbk_conv2d_weight_grad_gemm(&g, j.O, bx.data, bgy.data, res))))
             dw_gemm_path(&j, &pcap);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, gw, c, res, rcap);

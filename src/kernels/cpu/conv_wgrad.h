@@ -1,5 +1,5 @@
-/* kernels/cpu/conv_wgrad.h — direct weight gradient for convolutions with short filters (see
- * conv_wgrad.c). */
+/* kernels/cpu/conv_wgrad.h — weight gradients of dense f32 convolutions without an im2col matrix:
+ * direct loops for short filters (conv_wgrad.c) and a GEMM over pixels (conv_wgrad_gemm.c). */
 #ifndef NABLA_KERNELS_CONV_WGRAD_H
 #define NABLA_KERNELS_CONV_WGRAD_H
 
@@ -13,5 +13,11 @@
  * direct path does not apply (no AVX-512, horizontal stride other than 1, kw > 7, long filters, output
  * rows over 256 columns); the caller then takes the GEMM path. Thread-count independent. */
 bool nbk_conv2d_weight_grad_direct(const nbk_conv_geom *g, int64_t O, const float *x, const float *gy, float *gw);
+
+/* The same for any dense f32 conv2d, as a GEMM over pixels with operands packed from x (transposed to
+ * channels-last per sample) and gy directly (conv_wgrad_gemm.c). Returns false, with gw unspecified,
+ * when there is no packed GEMM kernel at this dispatch level or memory ran out; the caller then takes
+ * the im2col path, which overwrites gw. Thread-count independent. */
+bool nbk_conv2d_weight_grad_gemm(const nbk_conv_geom *g, int64_t O, const float *x, const float *gy, float *gw);
 
 #endif

@@ -177,6 +177,7 @@ static const nbk_sgemm_arch *sgemm_arch(void) {
 }
 
 const char *nbk_gemm_isa(void) { return sgemm_arch()->name; }
+const nbk_sgemm_arch *nbk_sgemm_arch_current(void) { return sgemm_arch(); }
 
 typedef struct sg_job {
     const nbk_sgemm_arch *ar;

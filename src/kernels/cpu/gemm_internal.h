@@ -50,6 +50,10 @@ typedef struct nbk_sgemm_arch {
                             (0: small_mr) */
 } nbk_sgemm_arch;
 
+/* The kernels nbk_gemm uses on this CPU (honouring NABLA_CPU_MAX); its tile is NULL at the scalar
+ * level. For drivers outside gemm.c that pack their own operands (convolution). */
+const nbk_sgemm_arch *nbk_sgemm_arch_current(void);
+
 #if defined(__x86_64__)
 extern const nbk_sgemm_arch nbk_sgemm_avx512;
 extern const nbk_sgemm_arch nbk_sgemm_avx2;
