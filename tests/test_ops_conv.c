@@ -241,6 +241,10 @@ static void test_conv2d_gradients_reference(void) {
          * more than 256 outputs cut into pixel ranges (P = 400: two ranges per sample) */
         {3, 8, 11, 12, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, false}, {5, 16, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},
         {3, 5, 20, 20, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, false}, {2, 6, 9, 9, 13, 3, 2, 1, 1, 1, 0, 2, 2, 1, false},
+        /* the implicit-GEMM forward (conv_fwd.c) also takes the cases above with >= 32 filter elements;
+         * here two k-blocks (K = 270), vertical stride 3, and a 5x5 window with padding 2 */
+        {2, 30, 6, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, false}, {3, 4, 17, 12, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, false},
+        {2, 2, 9, 11, 17, 5, 5, 1, 1, 2, 2, 1, 1, 1, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -25,6 +25,7 @@
  */
 #include "op.h"
 #include "../kernels/cpu/conv.h"
+#include "../kernels/cpu/conv_fwd.h"
 #include "../kernels/cpu/conv_wgrad.h"
 #include "../kernels/cpu/depthwise.h"
 
@@ -347,7 +348,9 @@ static int conv2d_forward(nb_tensor *const *in, int n_in, const nb_attrs *a, nb_
             nbk_depthwise_conv2d(c, &g, bx.data, bw.data, res);
             for (int64_t s = 0; j.bias && s < g.n; s++)
                 add_row_bias(c, (char *)res + (size_t)(s * j.O * j.P) * j.z, j.bias, j.O, j.P);
-        } else run_tasks((g.n + j.FS - 1) / j.FS, fwd_chunk, &j);
+        } else if (!(c == NB_F32 && j.G == 1 && !j.direct &&
+                     nbk_conv2d_forward_packed(&g, j.O, bx.data, bw.data, (const float *)j.bias, res)))
+            run_tasks((g.n + j.FS - 1) / j.FS, fwd_chunk, &j);
         if (atomic_load(&j.oom)) rc = nbc_oom(fn);
         if (!rc) finish(fn, y, c, res, rcap);
         else if (res != nbc_ptr(y)) nbc_block_free(res, rcap);
