@@ -183,12 +183,20 @@ AVX512_ATTR static void avx512_tile(int64_t kc, const float *pa, const float *pb
         __mmask16 m2 = nr >= 48 ? (__mmask16)0xffff : nr <= 32 ? (__mmask16)0 : (__mmask16)((1u << (nr - 32)) - 1); \
         __mmask16 m3 = nr >= 64 ? (__mmask16)0xffff : nr <= 48 ? (__mmask16)0 : (__mmask16)((1u << (nr - 48)) - 1); \
         RWS(SDECL)                                                                                 \
-        NBK_UNROLL4 for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                          \
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);       \
-            __m512 b2 = _mm512_maskz_loadu_ps(m2, b + 32), b3 = _mm512_maskz_loadu_ps(m3, b + 48);  \
-            RWS(SSTEP)                                                                             \
-            b += ldb;                                                                              \
-        }                                                                                          \
+        if (nr == 64) /* full width: plain loads (masked ones cost more here) */                  \
+            NBK_UNROLL4 for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                      \
+                __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                      \
+                __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);                 \
+                RWS(SSTEP)                                                                         \
+                b += ldb;                                                                          \
+            }                                                                                      \
+        else                                                                                       \
+            NBK_UNROLL4 for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                      \
+                __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);   \
+                __m512 b2 = _mm512_maskz_loadu_ps(m2, b + 32), b3 = _mm512_maskz_loadu_ps(m3, b + 48); \
+                RWS(SSTEP)                                                                         \
+                b += ldb;                                                                          \
+            }                                                                                      \
         __m512 zero = _mm512_setzero_ps(), bs0 = zero, bs1 = zero, bs2 = zero, bs3 = zero;         \
         if (bias) {                                                                                \
             bs0 = _mm512_maskz_loadu_ps(m0, bias);                                                 \
@@ -230,7 +238,7 @@ DEF_SMALL(avx512_small1, SROWS1)
         float *cr = c + (int64_t)r * ldc;                                                          \
         SV(r, 0)                                                                                   \
     }
-#define DEF_NARROW(NAME, RWS, DECL, STEP, STORE)                                                         \
+#define DEF_NARROW(NAME, NCOLS, RWS, DECL, STEP, STORE)                                                       \
     AVX512_ATTR NBK_KERNEL static void NAME(                                                       \
         int64_t k, const float *restrict a, int64_t rsa, int64_t csa, const float *restrict b, int64_t ldb, \
         float *restrict c, int64_t ldc, int mr, int nr, int flags, const float *restrict bias) {  \
@@ -238,12 +246,20 @@ DEF_SMALL(avx512_small1, SROWS1)
         __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1); \
         RWS(DECL)                                                                                  \
         /* one running A offset for all rows (base + index addressing), not a pointer per row */   \
-        NBK_UNROLL4 for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                          \
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);       \
-            (void)b1;                                                                              \
-            RWS(STEP)                                                                              \
-            b += ldb;                                                                              \
-        }                                                                                          \
+        if (nr == NCOLS) /* full width: plain loads */                                             \
+            NBK_UNROLL4 for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                      \
+                __m512 b0 = _mm512_loadu_ps(b), b1 = NCOLS > 16 ? _mm512_loadu_ps(b + 16) : b0;     \
+                (void)b1;                                                                          \
+                RWS(STEP)                                                                          \
+                b += ldb;                                                                          \
+            }                                                                                      \
+        else                                                                                       \
+            NBK_UNROLL4 for (int64_t p = 0, pa = 0; p < k; p++, pa += csa) {                      \
+                __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);   \
+                (void)b1;                                                                          \
+                RWS(STEP)                                                                          \
+                b += ldb;                                                                          \
+            }                                                                                      \
         __m512 zero = _mm512_setzero_ps(), bs0 = zero, bs1 = zero;                                 \
         if (bias) {                                                                                \
             bs0 = _mm512_maskz_loadu_ps(m0, bias);                                                 \
@@ -253,12 +269,12 @@ DEF_SMALL(avx512_small1, SROWS1)
         int acc = flags & NBK_TILE_ACC, relu = flags & NBK_TILE_RELU;                              \
         RWS(STORE)                                                                                 \
     }
-DEF_NARROW(avx512_narrow32x12, SROWS12, NDECL2, NSTEP2, NSTORE2)
-DEF_NARROW(avx512_narrow32x8, SROWS8, NDECL2, NSTEP2, NSTORE2)
-DEF_NARROW(avx512_narrow32x6, SROWS6, NDECL2, NSTEP2, NSTORE2)
-DEF_NARROW(avx512_narrow16x12, SROWS12, NDECL1, NSTEP1, NSTORE1)
-DEF_NARROW(avx512_narrow16x8, SROWS8, NDECL1, NSTEP1, NSTORE1)
-DEF_NARROW(avx512_narrow16x6, SROWS6, NDECL1, NSTEP1, NSTORE1)
+DEF_NARROW(avx512_narrow32x12, 32, SROWS12, NDECL2, NSTEP2, NSTORE2)
+DEF_NARROW(avx512_narrow32x8, 32, SROWS8, NDECL2, NSTEP2, NSTORE2)
+DEF_NARROW(avx512_narrow32x6, 32, SROWS6, NDECL2, NSTEP2, NSTORE2)
+DEF_NARROW(avx512_narrow16x12, 16, SROWS12, NDECL1, NSTEP1, NSTORE1)
+DEF_NARROW(avx512_narrow16x8, 16, SROWS8, NDECL1, NSTEP1, NSTORE1)
+DEF_NARROW(avx512_narrow16x6, 16, SROWS6, NDECL1, NSTEP1, NSTORE1)
 
 /* Picks the variant with the fewest rows and columns that covers mr x nr, so skinny products waste no
  * FMAs. Blocks of at most 32 columns take up to 2 * 6 rows (see sm_chunk in gemm.c). */
