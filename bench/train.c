@@ -30,7 +30,10 @@ int main(int argc, char **argv) {
     const char *dir = argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist";
     bool cnn = strcmp(model, "cnn") == 0;
     nb_set_num_threads(threads);
-    nb_manual_seed(1);
+    /* BENCH_SEED: the seed of initialisation and shuffling (default 1), for accuracy spreads over seeds */
+    const char *seed_env = getenv("BENCH_SEED");
+    uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : 1;
+    nb_manual_seed(seed);
     char px[512], py[512], tx[512], ty[512];
     snprintf(px, sizeof px, "%s/train-images-idx3-ubyte.gz", dir);
     snprintf(py, sizeof py, "%s/train-labels-idx1-ubyte.gz", dir);
@@ -50,7 +53,7 @@ int main(int argc, char **argv) {
                          : nb_sequential(nb_linear_layer(784, 256), nb_relu_layer(), nb_linear_layer(256, 128),
                                          nb_relu_layer(), nb_linear_layer(128, 10), NULL);
     nb_optimizer *opt = nb_adam(nb_module_parameters(net), &(nb_adam_opts){.lr = 1e-3});
-    nb_loader *loader = nb_loader_new(train, &(nb_loader_opts){.batch_size = 64, .shuffle = true, .seed = 1});
+    nb_loader *loader = nb_loader_new(train, &(nb_loader_opts){.batch_size = 64, .shuffle = true, .seed = seed});
     if (!net || !opt || !loader) {
         fprintf(stderr, "train: %s\n", nb_last_error());
         return 1;

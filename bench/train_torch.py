@@ -8,6 +8,7 @@ Run with OPENBLAS_NUM_THREADS=1 (bench/run_train does) so only PyTorch's own poo
 """
 import gzip
 import statistics
+import os
 import sys
 import time
 
@@ -30,7 +31,7 @@ def main():
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     root = sys.argv[4] if len(sys.argv) > 4 else "/usr/share/datasets/fashion-mnist"
     torch.set_num_threads(threads)
-    torch.manual_seed(1)
+    torch.manual_seed(int(os.environ.get("BENCH_SEED", "1")))  # as bench/train.c
     cnn = model == "cnn"
 
     def load(prefix):

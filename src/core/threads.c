@@ -2,7 +2,11 @@
  * (waking a sleeping thread costs tens of microseconds) and then sleep on a condition variable.
  *
  * A parallel_for is cut into chunks handed out through one atomic ticket that holds the job's
- * generation and the next chunk index, so a worker can only ever claim chunks of the job it saw.
+ * generation, its chunk count and the next chunk index, so a worker can only ever claim chunks of the
+ * job it saw. (The count used to live in a field of its own, stored before the next job's ticket: a
+ * worker still holding the previous ticket could read the new, larger count, claim "chunk k" of the
+ * old generation and run the new job's chunk — or the old job's function on a context that no longer
+ * existed. Under load that crashed one training run in three.)
  * The caller runs chunks too and then waits only for chunks others have CLAIMED to complete: a worker
  * that wakes late (the other core busy with another process) finds nothing left and delays no one.
  * Work below the grain runs inline, and a parallel_for called from inside a chunk (or while another
@@ -24,6 +28,7 @@
 /* About 50 microseconds of spinning before a worker sleeps: long enough to catch the next op of an
  * eager training step, short enough not to starve a data-loader thread on a small machine. */
 #define SPIN_ITERS 2000
+#define TICKET_MASK 0xffffu /* chunk counts and indices: 16 bits each in the ticket */
 
 typedef struct pool {
     pthread_mutex_t mu;
@@ -38,8 +43,7 @@ typedef struct pool {
     nbc_range_fn fn;
     void *ctx;
     int64_t n, chunk;
-    atomic_int_fast64_t n_chunks; /* read before a claim is validated, so atomic */
-    atomic_uint_fast64_t ticket; /* generation << 32 | next chunk index */
+    atomic_uint_fast64_t ticket; /* generation << 32 | chunk count << 16 | next chunk index */
     atomic_int_fast64_t completed;
 } pool;
 
@@ -58,10 +62,9 @@ static int default_threads(void) {
 static void run_chunks(pool *p, uint64_t gen) {
     uint64_t t = atomic_load(&p->ticket);
     for (;;) {
-        if ((t >> 32) != gen || (int64_t)(t & 0xffffffffu) >= atomic_load_explicit(&p->n_chunks, memory_order_relaxed))
-            return;
+        if ((t >> 32) != gen || (t & TICKET_MASK) >= ((t >> 16) & TICKET_MASK)) return;
         if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) continue; /* t reloaded */
-        int64_t b = (int64_t)(t & 0xffffffffu) * p->chunk;
+        int64_t b = (int64_t)(t & TICKET_MASK) * p->chunk;
         int64_t e = b + p->chunk < p->n ? b + p->chunk : p->n;
         p->fn(p->ctx, b, e);
         atomic_fetch_add(&p->completed, 1);
@@ -144,14 +147,16 @@ void nbc_parallel_for(int64_t n, int64_t grain, nbc_range_fn fn, void *ctx) {
     int threads = p->n_workers + 1;
     int64_t chunk = (n + threads * 4 - 1) / (threads * 4); /* a few chunks per thread for balance */
     if (chunk < grain) chunk = grain;
+    if (chunk < (n + TICKET_MASK - 1) / TICKET_MASK) chunk = (n + TICKET_MASK - 1) / TICKET_MASK;
+    int64_t n_chunks = (n + chunk - 1) / chunk; /* < 2^16 */
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     p->chunk = chunk;
-    atomic_store_explicit(&p->n_chunks, (n + chunk - 1) / chunk, memory_order_relaxed);
     atomic_store(&p->completed, 0);
     uint64_t gen = (atomic_load(&p->ticket) >> 32) + 1;
-    atomic_store(&p->ticket, gen << 32); /* publishes the job (sequentially consistent store) */
+    /* publishes the job (sequentially consistent store) */
+    atomic_store(&p->ticket, gen << 32 | (uint64_t)n_chunks << 16);
     if (atomic_load(&p->sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->work_cv);
@@ -161,7 +166,7 @@ void nbc_parallel_for(int64_t n, int64_t grain, nbc_range_fn fn, void *ctx) {
     run_chunks(p, gen);
     tl_in_pool = false;
     /* Wait for chunks other threads claimed. They are running now, so spin; yield if it takes long. */
-    for (long i = 0; atomic_load(&p->completed) < atomic_load(&p->n_chunks); i++) {
+    for (long i = 0; atomic_load(&p->completed) < n_chunks; i++) {
         if (i < 4096) CPU_RELAX();
         else sched_yield();
     }
