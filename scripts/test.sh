@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — build and run every test: release build (gcc, warnings as errors), the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer, a clang build, the install check (pkg-config
-# and CMake find_package from an outside project), and a check that docs/ops.md matches the registry.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, the threaded tests under ThreadSanitizer, a
+# clang build, the install check (pkg-config and CMake find_package from an outside project), and a
+# check that docs/ops.md matches the registry.
 # Then fuzzes the file parsers for a bounded time. Creates .venv-ci (numpy, safetensors) for the io
 # interchange test. Installs the build tools, libFuzzer's runtime and
 # Debian's dataset-fashion-mnist (the end-to-end training test uses it).
@@ -36,6 +37,13 @@ echo "== clang build (warnings as errors) =="
 CC=clang cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DNABLA_WERROR=ON >/dev/null
 ninja -C build-clang
 (cd build-clang && ctest --output-on-failure -j "$jobs")
+
+echo "== ThreadSanitizer: the thread pool and the multi-threaded kernels =="
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS="-fsanitize=thread" \
+  -DNABLA_BUILD_BENCH=OFF -DNABLA_BUILD_EXAMPLES=OFF >/dev/null
+ninja -C build-tsan test_threads test_determinism test_gemm test_ops_conv test_data
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
+  ctest --output-on-failure -j "$jobs" -R '^(test_threads|test_determinism|test_gemm|test_ops_conv|test_data)$')
 
 echo "== docs/ops.md is generated from the registry =="
 ./build-release/nabla_opsdoc > build-release/ops.md
