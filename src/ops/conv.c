@@ -1,10 +1,24 @@
-/* ops/conv.c — 2-D convolution (NCHW, cross-correlation as in PyTorch) by im2col + GEMM, with stride,
+/* ops/conv.c — 2-D convolution (NCHW, cross-correlation as in PyTorch) by GEMM, with stride,
  * padding (including "same"), dilation and groups, and its two gradients as ops of their own:
  *   conv2d(x, w)                    y  = x (*) w
  *   conv2d_input_grad(gy, w)        gx = the adjoint of conv2d in x
  *   conv2d_weight_grad(x, gy)       gw = the adjoint of conv2d in w
  * Each of the three is linear in each argument and the derivatives of each are the other two, so
  * gradients of any order come out of the registry.
+ *
+ * Layout: tensors are NCHW throughout (PyTorch's); no op converts a user tensor to another layout.
+ * Which route runs (all give bitwise the same result on any thread count; the routes differ from each
+ * other in rounding only):
+ *   f32, groups = 1, AVX-512 kernels present (kernels/cpu/conv_fwd.c, conv_wgrad*.c):
+ *     forward      implicit GEMM: B~ panels gathered from the NCHW image, C tiles are the output
+ *                  planes (stride 1 across and >= 32 filter elements; else the route below)
+ *     input grad   stride 1 and at most 10% more outputs than inputs ("same" convolutions): the
+ *                  implicit-GEMM forward of gy with flipped, transposed filters; else the route below
+ *     weight grad  filters of <= 32 elements (first layers): direct loops; longer: a GEMM over pixels
+ *                  whose B~ comes from each sample transposed to channels-last (H * W, C), a copy
+ *                  kh * kw times smaller than its column matrix
+ *   depthwise (groups = C_in = C_out): direct loops (kernels/cpu/depthwise.c)
+ *   everything else (f64, other groups, the AVX2 and scalar levels): im2col + GEMM as follows.
  *
  * Work is split into blocks of FS samples (FS = 1 for images of >= 512 outputs; more for small ones,
  * so one GEMM of ~512 columns runs per block and packing is paid once per block); the block's column

@@ -83,8 +83,9 @@ void nbk_pw3_run(nbk_pw3 op, nb_dtype t, void *out, const void *a, const int64_t
  * this CPU (AVX-512, AVX2, scalar; NABLA_CPU_MAX caps it). nbk_unary_run uses the same functions for
  * f32 exp, log, tanh and sigmoid (f64 calls libm), and so do the f32 softmax rows.
  *
- * Every level runs the same sequence of IEEE f32 operations (no FMA, no approximate reciprocals), so
- * the results are bitwise identical across levels, and the scalar level is portable C. Maximum error
+ * Every level runs the same sequence of IEEE f32 operations (fused multiply-adds in the polynomials,
+ * fmaf at the scalar level; no approximate reciprocals), so the results are bitwise identical across
+ * levels, and the scalar level is portable C. Maximum error
  * against a double-precision reference, in ULP of the f32 result, measured by tests/test_vmath.c
  * over every 64th f32 bit pattern (2^26 inputs, all signs and exponents), every float in windows
  * around the range switches and boundaries, and special values; all three levels give the same
@@ -95,7 +96,7 @@ void nbk_pw3_run(nbk_pw3 op, nb_dtype t, void *out, const void *a, const int64_t
  *   sigmoid  2.29 ULP [2.5]  (denormal results for x < -87.3, 0 below -103.97, 1 above 16.7)
  *   erf      1.36 ULP [1.5]  (erf(-0) = -0; +-1 for |x| >= 3.92)
  * NaN in gives NaN out for all five. libm's expf/logf/tanhf are within 1 ULP; the difference is
- * that these run 8 or 16 lanes at a time (see docs/ops-benchmarks.md). */
+ * that these run 8 or 16 lanes at a time (see docs/benchmarks.md). */
 typedef enum nbk_vfn { NBK_VEXP, NBK_VLOG, NBK_VTANH, NBK_VSIGMOID, NBK_VERF, NBK_VFN_COUNT } nbk_vfn;
 void nbk_vmath_f32(nbk_vfn f, const float *x, float *y, int64_t n);
 /* The level running the elementwise, reduction, softmax and vector-math kernels: "avx512", "avx2" or
