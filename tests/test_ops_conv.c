@@ -245,6 +245,8 @@ static void test_conv2d_gradients_reference(void) {
          * here two k-blocks (K = 270), vertical stride 3, and a 5x5 window with padding 2 */
         {2, 30, 6, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, false}, {3, 4, 17, 12, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, false},
         {2, 2, 9, 11, 17, 5, 5, 1, 1, 2, 2, 1, 1, 1, false},
+        /* ... and horizontal stride 2 where a chunk is one row of 16 outputs (3x3 padded, 1x1) */
+        {2, 8, 6, 31, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, false}, {3, 40, 4, 31, 6, 1, 1, 2, 2, 0, 0, 1, 1, 1, false},
     };
     int saved = nb_get_num_threads();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

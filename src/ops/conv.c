@@ -11,7 +11,8 @@
  * other in rounding only):
  *   f32, groups = 1, AVX-512 kernels present (kernels/cpu/conv_fwd.c, conv_wgrad*.c):
  *     forward      implicit GEMM: B~ panels gathered from the NCHW image, C tiles are the output
- *                  planes (stride 1 across and >= 32 filter elements; else the route below)
+ *                  planes (>= 32 filter elements, and every 16-pixel chunk reading within 32
+ *                  consecutive floats: stride 1, or stride 2 with rows of 16 outputs; else the route below)
  *     input grad   stride 1 and at most 10% more outputs than inputs ("same" convolutions): the
  *                  implicit-GEMM forward of gy with flipped, transposed filters; else the route below
  *     weight grad  filters of <= 32 elements (first layers): direct loops; longer: a GEMM over pixels

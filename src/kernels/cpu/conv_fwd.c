@@ -5,7 +5,7 @@
  * copied the output block out to the planes; here none of the three passes exists.
  *
  * Each 16-pixel chunk of an output plane reads, for every window tap, elements of the input plane
- * that lie within 32 consecutive floats (stride 1 horizontally, rows wide enough): two masked loads
+ * that lie within 32 consecutive floats (horizontal stride 1 or 2, rows wide enough): two masked loads
  * and one permute produce the chunk, the masks selecting the elements inside the image (padding reads
  * nothing). The index vector and masks depend on the chunk and tap only and are computed once per
  * call. A~ (the weights) is packed once per call. Tasks are (sample, group of pixel panels); every
@@ -117,7 +117,7 @@ bool nbk_conv2d_forward_packed(const nbk_conv_geom *g, int64_t O, const float *x
     const nbk_sgemm_arch *ar = nbk_sgemm_arch_current();
     int64_t P = g->oh * g->ow, taps = g->kh * g->kw, nt = (P + 15) / 16;
     /* filters shorter than CF_MIN_K: the unpacked small-product kernels behind nbk_gemm do better */
-    if (!ar->tile || ar->nr != 32 || g->c * taps < CF_MIN_K || !(nb_cpu_features() & NB_CPU_AVX512F) || g->sw != 1 || g->n < 1 || O < 1 ||
+    if (!ar->tile || ar->nr != 32 || g->c * taps < CF_MIN_K || !(nb_cpu_features() & NB_CPU_AVX512F) || g->n < 1 || O < 1 ||
         nt * taps > CF_MAX_TABLE || g->h * g->w >= ((int64_t)1 << 30))
         return false;
     cf_job j = {.g = g, .ar = ar, .O = O, .K = g->c * taps, .P = P, .nt = nt, .taps = taps, .x = x, .w = w, .bias = bias,
@@ -138,9 +138,9 @@ bool nbk_conv2d_forward_packed(const nbk_conv_geom *g, int64_t O, const float *x
      * apply); per chunk and tap: which lanes fall inside the image and which floats they read */
     for (int64_t t = 0; ok && t < nt; t++) {
         int64_t p = 16 * t, oy0 = p / g->ow, ox0 = p % g->ow;
-        f0[t] = oy0 * g->sh * g->w + ox0;
+        f0[t] = oy0 * g->sh * g->w + ox0 * g->sw;
         for (int i = 0; i < 16; i++) {
-            int64_t q = p + i, d = q < P ? (q / g->ow) * g->sh * g->w + q % g->ow - f0[t] : 0;
+            int64_t q = p + i, d = q < P ? (q / g->ow) * g->sh * g->w + (q % g->ow) * g->sw - f0[t] : 0;
             if (d < 0 || d >= 32) ok = false;
             idx[16 * t + i] = (int32_t)d;
         }
@@ -149,7 +149,7 @@ bool nbk_conv2d_forward_packed(const nbk_conv_geom *g, int64_t O, const float *x
             e->lo = e->hi = e->out = 0;
             for (int i = 0; i < 16 && p + i < P; i++) {
                 int64_t q = p + i, iy = (q / g->ow) * g->sh + (kk / g->kw) * g->dh - g->ph;
-                int64_t ix = q % g->ow + (kk % g->kw) * g->dw - g->pw;
+                int64_t ix = (q % g->ow) * g->sw + (kk % g->kw) * g->dw - g->pw;
                 if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
                 int d = idx[16 * t + i];
                 e->out |= (__mmask16)(1u << i);

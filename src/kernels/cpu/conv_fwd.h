@@ -7,8 +7,8 @@
 
 /* y (N, O, oh, ow) = x (N, C, H, W) (*) w (O, C, kh, kw) + bias (O, or NULL), f32, dense (groups = 1),
  * all contiguous. Returns false, with y unspecified, when this path does not apply (no AVX-512 GEMM
- * kernel at this dispatch level, filters of fewer than 32 elements, horizontal stride other than 1, output rows so short or a vertical
- * stride so large that a 16-pixel chunk reads more than 32 consecutive input floats) or memory ran
+ * kernel at this dispatch level, filters of fewer than 32 elements, output rows so short or a vertical
+ * strides so large that a 16-pixel chunk reads more than 32 consecutive input floats) or memory ran
  * out; the caller then takes the im2col path, which overwrites y. Thread-count independent. */
 bool nbk_conv2d_forward_packed(const nbk_conv_geom *g, int64_t O, const float *x, const float *w, const float *bias,
                                float *y);
