@@ -26,6 +26,8 @@
 
 typedef struct cf_chunk_tap {
     __mmask16 lo, hi, out; /* load masks of the two 16-float halves; lanes inside the image */
+    __mmask16 direct;      /* nonzero: lane i reads float i (a "same" convolution's rows run on without
+                              a gap), so one load does, unmasked when every lane is inside */
 } cf_chunk_tap;
 
 typedef struct cf_job {
@@ -56,9 +58,13 @@ CF_ATTR static void cf_fill(const cf_job *j, int64_t s, int64_t jp, int64_t p0, 
             if (t < j->nt) {
                 const cf_chunk_tap *e = &j->tab[t * taps + kk];
                 const float *q = plane + j->f0[t] + j->tapoff[kk];
-                __m512i ix = _mm512_loadu_si512(j->idx + 16 * t);
-                v = _mm512_maskz_permutex2var_ps(e->out, _mm512_maskz_loadu_ps(e->lo, q), ix,
-                                                 _mm512_maskz_loadu_ps(e->hi, q + 16));
+                if (e->direct) {
+                    v = e->out == 0xffff ? _mm512_loadu_ps(q) : _mm512_maskz_loadu_ps(e->out, q);
+                } else {
+                    __m512i ix = _mm512_loadu_si512(j->idx + 16 * t);
+                    v = _mm512_maskz_permutex2var_ps(e->out, _mm512_maskz_loadu_ps(e->lo, q), ix,
+                                                     _mm512_maskz_loadu_ps(e->hi, q + 16));
+                }
             }
             _mm512_store_ps(pb + r * 32 + 16 * h, v);
         }
@@ -139,14 +145,17 @@ bool nbk_conv2d_forward_packed(const nbk_conv_geom *g, int64_t O, const float *x
     for (int64_t t = 0; ok && t < nt; t++) {
         int64_t p = 16 * t, oy0 = p / g->ow, ox0 = p % g->ow;
         f0[t] = oy0 * g->sh * g->w + ox0 * g->sw;
+        bool ident = true;
         for (int i = 0; i < 16; i++) {
             int64_t q = p + i, d = q < P ? (q / g->ow) * g->sh * g->w + (q % g->ow) * g->sw - f0[t] : 0;
             if (d < 0 || d >= 32) ok = false;
+            if (q < P && d != i) ident = false;
             idx[16 * t + i] = (int32_t)d;
         }
         for (int64_t kk = 0; ok && kk < taps; kk++) {
             cf_chunk_tap *e = &tab[t * taps + kk];
             e->lo = e->hi = e->out = 0;
+            e->direct = ident;
             for (int i = 0; i < 16 && p + i < P; i++) {
                 int64_t q = p + i, iy = (q / g->ow) * g->sh + (kk / g->kw) * g->dh - g->ph;
                 int64_t ix = (q % g->ow) * g->sw + (kk % g->kw) * g->dw - g->pw;
