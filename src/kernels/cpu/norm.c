@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#define CHUNK 4096    /* run pieces summed with NACC accumulators of the compute type */
+#define CHUNK 4096    /* run pieces summed with 8 accumulators of the compute type */
 #define ROWS_BELOW 32 /* runs shorter than this use the row layout */
 #define RB 128        /* channels per block in the row layout */
 
@@ -25,14 +25,7 @@ typedef struct bn_job {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-#define ACC8_(a) ((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
-#define ACC8_FOLD(a) (double)ACC8_(a)
-/* Batch-norm runs are summed into NACC interleaved accumulators (element i into acc[i % NACC]) and
- * folded in a fixed tree: enough independent add chains to keep up with memory at any vector width
- * (8 chains left the reductions latency-bound: 15% of a batch-normalised CNN's step), and the same
- * order at every dispatch level and thread count. */
-#define NACC 32
-#define ACC_FOLD(a) (double)((ACC8_(a) + ACC8_((a) + 8)) + (ACC8_((a) + 16) + ACC8_((a) + 24)))
+#define ACC8_FOLD(a) (double)((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
 
 #define DEF_BN(T, SUF)                                                                             \
     /* sum of x[0..n) */                                                                           \
@@ -41,11 +34,11 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
         for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {                                                \
             const T *p = x + i0;                                                                   \
             int64_t m = min64(n - i0, CHUNK), i = 0;                                               \
-            T acc[NACC] = {0};                                                                     \
-            for (; i + NACC <= m; i += NACC)                                                       \
-                for (int k = 0; k < NACC; k++) acc[k] += p[i + k];                                 \
-            for (; i < m; i++) acc[i % NACC] += p[i];                                              \
-            total += ACC_FOLD(acc);                                                                \
+            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                   \
+            for (; i + 8 <= m; i += 8)                                                             \
+                for (int k = 0; k < 8; k++) acc[k] += p[i + k];                                    \
+            for (; i < m; i++) acc[i & 7] += p[i];                                                 \
+            total += ACC8_FOLD(acc);                                                               \
         }                                                                                          \
         return total;                                                                              \
     }                                                                                              \
@@ -55,17 +48,17 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
         for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {                                                \
             const T *p = x + i0;                                                                   \
             int64_t m = min64(n - i0, CHUNK), i = 0;                                               \
-            T acc[NACC] = {0};                                                                     \
-            for (; i + NACC <= m; i += NACC)                                                       \
-                for (int k = 0; k < NACC; k++) {                                                   \
+            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                   \
+            for (; i + 8 <= m; i += 8)                                                             \
+                for (int k = 0; k < 8; k++) {                                                      \
                     T d = p[i + k] - mu;                                                           \
                     acc[k] += d * d;                                                               \
                 }                                                                                  \
             for (; i < m; i++) {                                                                   \
                 T d = p[i] - mu;                                                                   \
-                acc[i % NACC] += d * d;                                                            \
+                acc[i & 7] += d * d;                                                               \
             }                                                                                      \
-            total += ACC_FOLD(acc);                                                                \
+            total += ACC8_FOLD(acc);                                                               \
         }                                                                                          \
         return total;                                                                              \
     }                                                                                              \
@@ -74,18 +67,18 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
         for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {                                                \
             const T *pg = g + i0, *px = x + i0;                                                    \
             int64_t m = min64(n - i0, CHUNK), i = 0;                                               \
-            T a[NACC] = {0}, b[NACC] = {0};                                                        \
-            for (; i + NACC <= m; i += NACC)                                                       \
-                for (int k = 0; k < NACC; k++) {                                                   \
+            T a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};                   \
+            for (; i + 8 <= m; i += 8)                                                             \
+                for (int k = 0; k < 8; k++) {                                                      \
                     a[k] += pg[i + k];                                                             \
                     b[k] += pg[i + k] * (px[i + k] - mu);                                          \
                 }                                                                                  \
             for (; i < m; i++) {                                                                   \
-                a[i % NACC] += pg[i];                                                              \
-                b[i % NACC] += pg[i] * (px[i] - mu);                                               \
+                a[i & 7] += pg[i];                                                                 \
+                b[i & 7] += pg[i] * (px[i] - mu);                                                  \
             }                                                                                      \
-            *sg += ACC_FOLD(a);                                                                    \
-            *sgx += ACC_FOLD(b);                                                                   \
+            *sg += ACC8_FOLD(a);                                                                   \
+            *sgx += ACC8_FOLD(b);                                                                  \
         }                                                                                          \
     }                                                                                              \
     /* ---- long runs: one channel at a time ---- */                                               \
