@@ -16,8 +16,10 @@ bool nbk_conv2d_weight_grad_direct(const nbk_conv_geom *g, int64_t O, const floa
 
 /* The same for any dense f32 conv2d, as a GEMM over pixels with operands packed from x (transposed to
  * channels-last per sample) and gy directly (conv_wgrad_gemm.c). Returns false, with gw unspecified,
- * when there is no packed GEMM kernel at this dispatch level or memory ran out; the caller then takes
- * the im2col path, which overwrites gw. Thread-count independent. */
+ * when there is no packed GEMM kernel at this dispatch level, the work splits into fewer than two
+ * partial sums (one k-block of samples, or a layer whose O * C * kh * kw leaves room for only one
+ * within 16 MB), or memory ran out; the caller then takes the im2col path, which overwrites gw.
+ * Thread-count independent (the choice depends on the shapes alone). */
 bool nbk_conv2d_weight_grad_gemm(const nbk_conv_geom *g, int64_t O, const float *x, const float *gy, float *gw);
 
 #endif

@@ -22,6 +22,7 @@
 
 #define WG_KC 256          /* pixels per k-block: as gemm.c's KC_MAX */
 #define WG_MAX_PARTIALS 8  /* partial sums (tasks) */
+#define WG_PARTIAL_ELEMS ((int64_t)1 << 22) /* at most this many floats of partial sums (16 MB) */
 
 typedef struct wgg_job {
     const nbk_conv_geom *g;
@@ -164,6 +165,10 @@ bool nbk_conv2d_weight_grad_gemm(const nbk_conv_geom *g, int64_t O, const float 
         j.kcap = j.pn;
     }
     j.nq = j.nblk < WG_MAX_PARTIALS ? j.nblk : WG_MAX_PARTIALS;
+    /* large layers: fewer partial sums; with fewer than two tasks there is nothing to run in parallel
+     * here, and the im2col route (whose GEMMs are parallel inside) does better. Shapes alone decide. */
+    if (j.nq * O * j.K > WG_PARTIAL_ELEMS) j.nq = WG_PARTIAL_ELEMS / (O * j.K);
+    if (j.nq < 2) return false;
     size_t cap;
     j.partials = nbc_block_alloc((size_t)(j.nq * O * j.K) * sizeof(float), &cap);
     if (!j.partials) return false;
