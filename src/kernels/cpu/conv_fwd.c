@@ -18,7 +18,7 @@
 #include <immintrin.h>
 #include <stdatomic.h>
 
-#define CF_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define CF_ATTR __attribute__((target("avx512f"))) /* what the runtime check tests */
 #define CF_KC 256       /* filter elements per k-block: gemm.c's KC_MAX */
 #define CF_PANELS 8     /* 32-pixel panels per task */
 #define CF_MIN_K 32     /* shorter filters (a first layer's 1 x 3 x 3) take the im2col path */
