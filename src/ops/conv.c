@@ -477,8 +477,7 @@ static int input_grad_forward(nb_tensor *const *in, int n_in, const nb_attrs *a,
     if (res) {
         conv_job j = job_of(c, &g, a->ints[A_GROUPS], in[1]->shape[0], bgy.data, bw.data, res);
         if (is_depthwise(&j)) nbk_depthwise_conv2d_input_grad(c, &g, bgy.data, bw.data, res);
-        else if (dx_as_forward(&j, bgy.data, bw.data, res)) {
-        } else if (transpose_weight(&j)) {
+        else if (!dx_as_forward(&j, bgy.data, bw.data, res) && transpose_weight(&j)) {
             run_tasks((g.n + j.FS - 1) / j.FS, dx_chunk, &j);
             nbc_block_free((void *)j.wt, j.wtcap);
         }

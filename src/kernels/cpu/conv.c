@@ -17,9 +17,8 @@ static bool have_avx512(void) {
     }
     return c;
 }
-static __mmask16 mask_n(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
 /* lanes i of [0, 16) with lo <= i < hi */
-static __mmask16 mask_range(int64_t lo, int64_t hi) { return (__mmask16)(mask_n(hi) & ~mask_n(lo)); }
+static __mmask16 mask_range(int64_t lo, int64_t hi) { return (__mmask16)(nbk_lanes16(hi) & ~nbk_lanes16(lo)); }
 #endif
 
 typedef struct conv_job {
@@ -103,7 +102,7 @@ CONV_AVX512 static void im2col_s1_avx512(const nbk_conv_geom *g, const float *x,
         return;
     }
     __mmask16 mv[IM2COL_MAX_CHUNKS];
-    __mmask16 mlast = mask_n(ow - (nch - 1) * 16);
+    __mmask16 mlast = nbk_lanes16(ow - (nch - 1) * 16);
     for (int64_t c = 0; c < cc; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
@@ -158,10 +157,10 @@ CONV_AVX512 static bool im2col_s11_perm_avx512(const nbk_conv_geom *g, const flo
             lane[i] = (int32_t)d;
         }
         idx[t] = _mm512_loadu_si512(lane);
-        mlo[t] = mask_n(dmax + 1); /* only elements up to the last one used are read */
-        mhi[t] = mask_n(dmax + 1 - 16);
+        mlo[t] = nbk_lanes16(dmax + 1); /* only elements up to the last one used are read */
+        mhi[t] = nbk_lanes16(dmax + 1 - 16);
     }
-    __mmask16 mlast = mask_n(P - 16 * (nt - 1));
+    __mmask16 mlast = nbk_lanes16(P - 16 * (nt - 1));
     for (int64_t c = 0; c < cc; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
@@ -190,14 +189,14 @@ CONV_AVX512 static void col2im_s11_avx512(const nbk_conv_geom *g, const float *s
     for (int64_t kj = 0; table && kj < kw; kj++)
         for (int64_t q = 0; q < nt; q++) {
             int64_t xo = kj * g->dw - g->pw, t = 16 * q;
-            mt[kj * nt + q] = (__mmask16)(mask_n(W - t) & mask_range(xo - t, ow + xo - t));
+            mt[kj * nt + q] = (__mmask16)(nbk_lanes16(W - t) & mask_range(xo - t, ow + xo - t));
         }
     for (int64_t c = 0; c < cc; c++)
         for (int64_t iy = 0; iy < H; iy++) {
             float *xr = x + (c * H + iy) * W;
             for (int64_t q = 0; q < nt; q++) {
                 int64_t t = 16 * q;
-                __mmask16 mw = mask_n(W - t);
+                __mmask16 mw = nbk_lanes16(W - t);
                 __m512 acc = _mm512_maskz_loadu_ps(mw, xr + t);
                 for (int64_t ki = 0; ki < g->kh; ki++) {
                     int64_t oy = iy + g->ph - ki * g->dh; /* the output row that read x row iy at tap ki */
@@ -344,7 +343,7 @@ POOL_AVX512 static void maxpool_row_avx512(const nbk_conv_geom *g, const float *
     const __m512i even = _mm512_add_epi32(lane, lane), lanesw = sw == 2 ? even : lane;
     for (int64_t ox = ox0; ox < ox1; ox += 16) {
         int64_t n = ox1 - ox < 16 ? ox1 - ox : 16;
-        __mmask16 m = mask_n(n), m0 = sw == 1 ? m : mask_n(2 * n), m1 = mask_n(2 * n - 16 < 15 ? 2 * n - 16 : 15);
+        __mmask16 m = nbk_lanes16(n), m0 = sw == 1 ? m : nbk_lanes16(2 * n), m1 = nbk_lanes16(2 * n - 16 < 15 ? 2 * n - 16 : 15);
         __m512 b = _mm512_setzero_ps();
         __m512i off = _mm512_setzero_si512();
         bool first = true;

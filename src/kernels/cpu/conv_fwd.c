@@ -43,8 +43,6 @@ typedef struct cf_job {
     atomic_bool oom;
 } cf_job;
 
-static __mmask16 cf_mask_n(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
-
 /* B~ rows [p0, p0 + kc) (filter elements r = (c, ki, kj)) of the 32-pixel panel jp of sample s. */
 CF_ATTR static void cf_fill(const cf_job *j, int64_t s, int64_t jp, int64_t p0, int64_t kc, float *pb) {
     const nbk_conv_geom *g = j->g;
@@ -101,7 +99,7 @@ CF_ATTR static void cf_task(void *ctx, int64_t b, int64_t e) {
                     __m512 bv = _mm512_set1_ps(j->bias[o]);
                     float *row = yc + o * P;
                     for (int h = 0; h < 2; h++) {
-                        __mmask16 m = cf_mask_n(nrem - 16 * h);
+                        __mmask16 m = nbk_lanes16(nrem - 16 * h);
                         _mm512_mask_storeu_ps(row + 16 * h, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + 16 * h), bv));
                     }
                 }

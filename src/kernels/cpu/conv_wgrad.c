@@ -22,8 +22,6 @@
 #define WG_MAX_MEM 8192        /* floats of saved accumulators per task: C * kh * OB * kw * 16 */
 #define WG_MAX_CHUNKS 16       /* output rows of up to 256 columns */
 
-static __mmask16 wg_mask_n(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
-
 typedef struct wg_job {
     const nbk_conv_geom *g;
     int64_t O, ob; /* output channels, per task */
@@ -41,10 +39,10 @@ typedef struct wg_job {
         /* x load masks per (chunk, kj): columns inside the output row and the image */                        \
         __mmask16 xm[WG_MAX_CHUNKS][KW], gm[WG_MAX_CHUNKS];                                                     \
         for (int64_t q = 0; q < nq; q++) {                                                                      \
-            gm[q] = wg_mask_n(ow - 16 * q);                                                                     \
+            gm[q] = nbk_lanes16(ow - 16 * q);                                                                     \
             for (int kj = 0; kj < KW; kj++) {                                                                   \
                 int64_t xo = kj * g->dw - g->pw, lo = -xo - 16 * q, hi = W - xo - 16 * q;                       \
-                xm[q][kj] = (__mmask16)(gm[q] & wg_mask_n(hi) & ~wg_mask_n(lo));                                \
+                xm[q][kj] = (__mmask16)(gm[q] & nbk_lanes16(hi) & ~nbk_lanes16(lo));                                \
             }                                                                                                   \
         }                                                                                                       \
         for (int64_t s = 0; s < g->n; s++) {                                                                    \
@@ -83,28 +81,22 @@ typedef struct wg_job {
     }
 
 /* OB = 24 / kw output channels per task (at most 16 so that small layers still split into tasks) */
-DEF_WG(1, 16)
-DEF_WG(2, 12)
-DEF_WG(3, 8)
-DEF_WG(4, 6)
-DEF_WG(5, 4)
-DEF_WG(6, 4)
-DEF_WG(7, 3)
-static const int wg_ob[8] = {0, 16, 12, 8, 6, 4, 4, 3};
+#define WG_OB(kw) (24 / (kw) < 16 ? 24 / (kw) : 16)
+DEF_WG(1, WG_OB(1))
+DEF_WG(2, WG_OB(2))
+DEF_WG(3, WG_OB(3))
+DEF_WG(4, WG_OB(4))
+DEF_WG(5, WG_OB(5))
+DEF_WG(6, WG_OB(6))
+DEF_WG(7, WG_OB(7))
+typedef void (*wg_task_fn)(const wg_job *j, int64_t o0, int64_t nob);
+static const wg_task_fn wg_tasks[8] = {NULL, wg_task_1, wg_task_2, wg_task_3, wg_task_4, wg_task_5, wg_task_6, wg_task_7};
 
 static void wg_chunk(void *ctx, int64_t b, int64_t e) {
     const wg_job *j = ctx;
     for (int64_t t = b; t < e; t++) {
         int64_t o0 = t * j->ob, nob = j->O - o0 < j->ob ? j->O - o0 : j->ob;
-        switch (j->g->kw) {
-        case 1: wg_task_1(j, o0, nob); break;
-        case 2: wg_task_2(j, o0, nob); break;
-        case 3: wg_task_3(j, o0, nob); break;
-        case 4: wg_task_4(j, o0, nob); break;
-        case 5: wg_task_5(j, o0, nob); break;
-        case 6: wg_task_6(j, o0, nob); break;
-        default: wg_task_7(j, o0, nob); break;
-        }
+        wg_tasks[j->g->kw](j, o0, nob);
     }
 }
 
@@ -112,7 +104,7 @@ bool nbk_conv2d_weight_grad_direct(const nbk_conv_geom *g, int64_t O, const floa
     if (!(nb_cpu_features() & NB_CPU_AVX512F) || g->sw != 1 || g->kw < 1 || g->kw > 7 ||
         g->c * g->kh * g->kw > NBK_WGRAD_MAX_K || g->ow > 16 * WG_MAX_CHUNKS || O < 1)
         return false;
-    int64_t ob = wg_ob[g->kw];
+    int64_t ob = WG_OB(g->kw);
     if (g->c * g->kh * ob * g->kw * 16 > WG_MAX_MEM) return false;
     wg_job j = {.g = g, .O = O, .ob = ob, .x = x, .gy = gy, .gw = gw};
     nbc_parallel_for((O + ob - 1) / ob, 1, wg_chunk, &j);

@@ -9,6 +9,12 @@
 
 #include "../../core/internal.h"
 
+/* The first n (clamped to [0, 16]) of 16 lanes as a bit mask: the masked loads and stores of the
+ * 16-float SIMD kernels (an __mmask16). */
+static inline uint16_t nbk_lanes16(int64_t n) {
+    return n >= 16 ? (uint16_t)0xffff : n <= 0 ? (uint16_t)0 : (uint16_t)((1u << n) - 1);
+}
+
 /* Strided copy with dtype conversion over an n-d box: dst[idx] = (dd) src[idx]. Strides in elements;
  * a source stride of 0 broadcasts. Parallel for large boxes. */
 void nbk_copy(void *dst, nb_dtype dd, const int64_t *dst_strides, const void *src, nb_dtype sd,

@@ -90,8 +90,6 @@ typedef struct fwd_job {
     int64_t *idx;
 } fwd_job;
 
-static __mmask16 mask_n(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
-
 /* The running maximum b takes v where v is larger, or where v is NaN and b is not (POOL_TAKE). */
 MP_AVX512 static inline __mmask16 take(__m512 v, __m512 b) {
     return (__mmask16)(_mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) |
@@ -114,7 +112,7 @@ MP_AVX512 static void fwd_plane(const fwd_job *j, int64_t p) {
         int64_t *ir = ix + oy * ow;
         for (int64_t ox = 0; ox < ow; ox += 16) {
             int64_t n = ow - ox < 16 ? ow - ox : 16;
-            __mmask16 m = mask_n(n), lo = mask_n(2 * n), hi = mask_n(2 * n - 16);
+            __mmask16 m = nbk_lanes16(n), lo = nbk_lanes16(2 * n), hi = nbk_lanes16(2 * n - 16);
             __m512 a0 = _mm512_maskz_loadu_ps(lo, q0 + 2 * ox), a1 = _mm512_maskz_loadu_ps(hi, q0 + 2 * ox + 16);
             __m512 c0 = _mm512_maskz_loadu_ps(lo, q1 + 2 * ox), c1 = _mm512_maskz_loadu_ps(hi, q1 + 2 * ox + 16);
             __m512 b = _mm512_permutex2var_ps(a0, even, a1);
